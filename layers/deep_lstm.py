@@ -1,0 +1,266 @@
+"""`DeepLSTM`: a stack of recurrent layers, with optional residual connections.
+
+Stacking is how LSTMs get depth (Graves et al. 2013, "Speech Recognition with Deep
+Recurrent Neural Networks"); residual connections between layers of equal width
+keep deep stacks trainable (Wu et al. 2016, "Google's Neural Machine Translation
+System", section 3.1); dropout between layers regularizes the non-recurrent
+connections only (Zaremba et al. 2014, "Recurrent Neural Network Regularization").
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import keras
+from keras import ops
+
+from layers.cifg_lstm import CIFGLSTM
+from layers.dropout import check_rate
+from layers.gru import GRU
+from layers.layer_norm_lstm import LayerNormLSTM
+from layers.lstm import LSTM
+from layers.lstmp import LSTMP
+from layers.peephole_lstm import PeepholeLSTM
+from layers.recurrent import check_units
+
+# The names a config (or `DeepLSTM(cell=...)`) uses for each sequence layer.
+CELLS = {
+    "lstm": LSTM,
+    "peephole": PeepholeLSTM,
+    "cifg": CIFGLSTM,
+    "lstmp": LSTMP,
+    "layernorm": LayerNormLSTM,
+    "gru": GRU,
+}
+
+
+def get_layer_class(cell: str):
+    """The sequence layer class for a cell name; a ValueError names the choices."""
+    if cell not in CELLS:
+        close = difflib.get_close_matches(str(cell), list(CELLS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(
+            f"Argument `cell` must be one of {list(CELLS)}.{hint} Received: "
+            f"cell={cell!r}"
+        )
+    return CELLS[cell]
+
+
+@keras.saving.register_keras_serializable(package="lstmsuite")
+class DeepLSTM(keras.layers.Layer):
+    """A stack of `num_layers` recurrent layers of one cell type.
+
+    Layer k's output sequence is layer k+1's input. With `residual=True`, a layer
+    whose input and output widths are equal adds its input to its output (the first
+    layer too, if the inputs already have that width). `inter_layer_dropout` drops
+    the outputs of every layer but the last, during training only.
+
+    Args:
+        units: Positive integer, or a list of `num_layers` positive integers: the
+            width of each layer.
+        num_layers: Positive integer, the depth of the stack.
+        cell: One of `"lstm"`, `"peephole"`, `"cifg"`, `"lstmp"`, `"layernorm"`,
+            `"gru"`.
+        residual: Whether to add residual connections between layers of equal
+            width.
+        inter_layer_dropout: Float in [0, 1). Dropout rate between layers.
+        return_sequences: Whether to return the last layer's whole sequence or its
+            last output.
+        return_state: Whether to also return the final states of every layer,
+            flattened in layer order (`h1, c1, h2, c2, ...` for LSTMs).
+        go_backwards: If True, process the sequence backwards (the output sequence
+            is then reversed, as with `keras.layers.LSTM`).
+        stateful: If True, every layer keeps its last state for the next batch.
+        unroll: If True, unroll every layer's loop.
+        zero_output_for_mask: Whether masked steps output zeros.
+        seed: Random seed; layer k uses `seed + k` for its own dropout.
+        **cell_kwargs: Passed to every layer: `dropout`, `recurrent_dropout`,
+            `recurrent_dropout_mode`, `zoneout_cell`, `zoneout_hidden`,
+            `proj_units`, initializers, ...
+
+    Call arguments:
+        inputs: A 3D tensor `(batch, timesteps, features)`.
+        mask: Boolean tensor `(batch, timesteps)`: which steps to skip.
+        training: Python boolean, whether dropout and zoneout are active.
+        initial_state: Flat list of initial states of every layer, in the order
+            `return_state` returns them.
+
+    Example:
+
+    >>> stack = DeepLSTM(32, num_layers=3, cell="layernorm", residual=True)
+    >>> stack(np.zeros((2, 10, 32), "float32")).shape
+    (2, 32)
+    """
+
+    def __init__(
+        self,
+        units,
+        num_layers=2,
+        cell="lstm",
+        residual=False,
+        inter_layer_dropout=0.0,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        seed=None,
+        **cell_kwargs,
+    ):
+        layer_kwargs = {
+            key: cell_kwargs.pop(key)
+            for key in ("name", "dtype", "trainable")
+            if key in cell_kwargs
+        }
+        super().__init__(**layer_kwargs)
+        self.num_layers = check_units("num_layers", num_layers)
+        if isinstance(units, (list, tuple)):
+            if len(units) != num_layers:
+                raise ValueError(
+                    "Argument `units` must be an integer or a list of `num_layers` "
+                    f"integers. Received: units={units!r}, num_layers={num_layers}"
+                )
+            self.units = [check_units("units", u) for u in units]
+        else:
+            self.units = [check_units("units", units)] * num_layers
+        layer_class = get_layer_class(cell)
+        self.cell = cell
+        self.residual = bool(residual)
+        self.inter_layer_dropout = check_rate(
+            "inter_layer_dropout", inter_layer_dropout
+        )
+        self.return_sequences = return_sequences
+        self.return_state = return_state
+        self.go_backwards = go_backwards
+        self.stateful = stateful
+        self.unroll = unroll
+        self.seed = seed
+        self.cell_kwargs = cell_kwargs
+        self.supports_masking = True
+        self.input_spec = keras.layers.InputSpec(ndim=3)
+
+        self.rnn_layers = [
+            layer_class(
+                layer_units,
+                return_sequences=True,
+                return_state=True,
+                stateful=stateful,
+                unroll=unroll,
+                seed=None if seed is None else seed + k,
+                dtype=self.dtype_policy,
+                name=f"{cell}_{k}",
+                **cell_kwargs,
+            )
+            for k, layer_units in enumerate(self.units)
+        ]
+        self.dropout_layers = [
+            keras.layers.Dropout(
+                self.inter_layer_dropout,
+                seed=None if seed is None else seed + 1000 + k,
+                dtype=self.dtype_policy,
+            )
+            for k in range(num_layers - 1)
+        ]
+        self.zero_output_for_mask = zero_output_for_mask
+
+    @property
+    def zero_output_for_mask(self):
+        return self._zero_output_for_mask
+
+    @zero_output_for_mask.setter
+    def zero_output_for_mask(self, value):
+        # keras.layers.Bidirectional sets this on the layers it wraps.
+        self._zero_output_for_mask = bool(value)
+        self.rnn_layers[-1].zero_output_for_mask = bool(value)
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for k, layer in enumerate(self.rnn_layers):
+            layer.build(shape)
+            shape = shape[:-1] + (layer.cell.output_size,)
+            if k < len(self.dropout_layers):
+                self.dropout_layers[k].build(shape)
+
+    def call(self, inputs, mask=None, training=None, initial_state=None):
+        if self.go_backwards:
+            # Reverse once, then every layer runs forward over the reversed steps.
+            inputs = ops.flip(inputs, axis=1)
+            if mask is not None:
+                mask = ops.flip(mask, axis=1)
+        states = []
+        offset = 0
+        x = inputs
+        for k, layer in enumerate(self.rnn_layers):
+            layer_initial = None
+            if initial_state is not None:
+                n = len(layer.state_size)
+                layer_initial = list(initial_state[offset : offset + n])
+                offset += n
+            y, *layer_states = layer(
+                x, mask=mask, training=training, initial_state=layer_initial
+            )
+            if self.residual and x.shape[-1] == y.shape[-1]:
+                y = y + x
+            states.extend(layer_states)
+            if k < len(self.dropout_layers):
+                y = self.dropout_layers[k](y, training=training)
+            x = y
+        output = x if self.return_sequences else self._last_output(x, mask)
+        if self.return_state:
+            return [output, *states]
+        return output
+
+    def _last_output(self, sequence, mask):
+        if mask is None:
+            return sequence[:, -1]
+        # With masking, the last output is the one at the last unmasked step, as
+        # keras.layers.RNN returns it.
+        steps = ops.arange(ops.shape(sequence)[1])
+        last = ops.max(ops.where(mask, steps[None, :], -1), axis=1)
+        last = ops.maximum(last, 0)
+        return ops.take_along_axis(sequence, last[:, None, None], axis=1)[:, 0]
+
+    def compute_mask(self, inputs, mask=None):
+        output_mask = mask if self.return_sequences else None
+        if self.return_state:
+            n_states = sum(len(layer.state_size) for layer in self.rnn_layers)
+            return [output_mask] + [None] * n_states
+        return output_mask
+
+    def compute_output_shape(self, inputs_shape, initial_state_shape=None):
+        # Keras matches `<call argument>_shape` names: `inputs`, `initial_state`.
+        batch, time = inputs_shape[0], inputs_shape[1]
+        width = self.rnn_layers[-1].cell.output_size
+        output = (batch, time, width) if self.return_sequences else (batch, width)
+        if not self.return_state:
+            return output
+        states = [
+            (batch, size) for layer in self.rnn_layers for size in layer.state_size
+        ]
+        return (output, *states)
+
+    def reset_state(self):
+        for layer in self.rnn_layers:
+            layer.reset_state()
+
+    def reset_states(self):
+        self.reset_state()
+
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "num_layers": self.num_layers,
+            "cell": self.cell,
+            "residual": self.residual,
+            "inter_layer_dropout": self.inter_layer_dropout,
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "go_backwards": self.go_backwards,
+            "stateful": self.stateful,
+            "unroll": self.unroll,
+            "zero_output_for_mask": self.zero_output_for_mask,
+            "seed": self.seed,
+            **self.cell_kwargs,
+        }
+        return {**super().get_config(), **config}

@@ -1,0 +1,146 @@
+"""`LayerNormLSTMCell` and `LayerNormLSTM`: the layer-normalized LSTM.
+
+    (i, f, g, o) = LN(W x; α_x, β_x) + LN(U h; α_h, β_h) + b
+    c' = f * c + i * g
+    h' = o * tanh(LN(c'; α_c, β_c))
+
+Ba, Kiros and Hinton 2016, "Layer Normalization", section 3.1 (eqs. 20-22). As in
+the paper, LN normalizes the whole 4*units pre-activation vector of W x and of U h.
+Normalization is computed in float32 even under a mixed-precision policy, because a
+variance in float16 loses the small differences it is meant to measure.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from layers.dropout import zoneout
+from layers.recurrent import RecurrentCell, RecurrentLayer
+
+
+def layer_norm(x, gamma, beta, epsilon):
+    """LN over the last axis, in float32 or wider, returned in x's dtype."""
+    dtype = x.dtype
+    # Half precision is computed in float32; float32 and float64 stay as they are.
+    half = keras.backend.standardize_dtype(dtype) in ("float16", "bfloat16")
+    compute_dtype = "float32" if half else dtype
+    x = ops.cast(x, compute_dtype)
+    mean = ops.mean(x, axis=-1, keepdims=True)
+    variance = ops.mean(ops.square(x - mean), axis=-1, keepdims=True)
+    x = (x - mean) * ops.rsqrt(variance + epsilon)
+    x = x * ops.cast(gamma, compute_dtype) + ops.cast(beta, compute_dtype)
+    return ops.cast(x, dtype)
+
+
+@keras.saving.register_keras_serializable(package="lstmsuite")
+class LayerNormLSTMCell(RecurrentCell):
+    """Cell class for `LayerNormLSTM`.
+
+    Adds three gain/bias pairs: `input_norm_gamma`/`input_norm_beta` and
+    `recurrent_norm_gamma`/`recurrent_norm_beta` (size 4*units) and
+    `cell_norm_gamma`/`cell_norm_beta` (size units). The input normalization
+    depends on x only, so `LayerNormLSTM` applies it to the whole sequence at once.
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        norm_epsilon: Small float added to the variance.
+        **kwargs: The arguments of `layers.LSTMCell`.
+
+    Call arguments:
+        inputs: A 2D tensor `(batch, features)`.
+        states: List `[h, c]` of the previous states.
+        training: Python boolean, whether dropout and zoneout are active.
+
+    Example:
+
+    >>> layer = keras.layers.RNN(LayerNormLSTMCell(8))
+    >>> layer(np.zeros((2, 5, 3), "float32")).shape
+    (2, 8)
+    """
+
+    def __init__(self, units, norm_epsilon=1e-5, **kwargs):
+        super().__init__(units, **kwargs)
+        if not isinstance(norm_epsilon, (int, float)) or norm_epsilon <= 0:
+            raise ValueError(
+                "Argument `norm_epsilon` must be a positive float. "
+                f"Received: norm_epsilon={norm_epsilon!r}"
+            )
+        self.norm_epsilon = float(norm_epsilon)
+
+    def build_extra_weights(self, input_dim):
+        for name, size in (
+            ("input_norm", self.gate_units),
+            ("recurrent_norm", self.gate_units),
+            ("cell_norm", self.units),
+        ):
+            gamma = self.add_weight(
+                shape=(size,), name=f"{name}_gamma", initializer="ones"
+            )
+            beta = self.add_weight(
+                shape=(size,), name=f"{name}_beta", initializer="zeros"
+            )
+            setattr(self, f"{name}_gamma", gamma)
+            setattr(self, f"{name}_beta", beta)
+
+    def project_inputs(self, inputs):
+        z = layer_norm(
+            ops.matmul(inputs, self.kernel),
+            self.input_norm_gamma,
+            self.input_norm_beta,
+            self.norm_epsilon,
+        )
+        if self.bias is not None:
+            z = z + self.bias
+        return z
+
+    def step(self, z, states, masks):
+        h_tm1, c_tm1 = states
+        recurrent = ops.matmul(self.variational(h_tm1, masks), self.recurrent_kernel)
+        z = z + layer_norm(
+            recurrent,
+            self.recurrent_norm_gamma,
+            self.recurrent_norm_beta,
+            self.norm_epsilon,
+        )
+        z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
+        i = self.recurrent_activation(z_i)
+        f = self.recurrent_activation(z_f)
+        g = self.semeniuta(self.activation(z_c), masks)
+        o = self.recurrent_activation(z_o)
+        c = self.clip_cell(f * c_tm1 + i * g)
+        normed_c = layer_norm(
+            c, self.cell_norm_gamma, self.cell_norm_beta, self.norm_epsilon
+        )
+        h = o * self.activation(normed_c)
+        c = zoneout(c_tm1, c, masks.zoneout_cell)
+        h = zoneout(h_tm1, h, masks.zoneout_hidden)
+        return h, [h, c]
+
+    def get_config(self):
+        return {**super().get_config(), "norm_epsilon": self.norm_epsilon}
+
+
+@keras.saving.register_keras_serializable(package="lstmsuite")
+class LayerNormLSTM(RecurrentLayer):
+    """Layer-normalized LSTM (Ba et al. 2016).
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        **kwargs: The arguments of `LayerNormLSTMCell` and of `keras.layers.RNN`
+            (`return_sequences`, `return_state`, `go_backwards`, `stateful`,
+            `unroll`) and `keras.layers.Layer`.
+
+    Call arguments:
+        inputs: A 3D tensor `(batch, timesteps, features)`.
+        mask: Boolean tensor `(batch, timesteps)`: which steps to skip.
+        training: Python boolean, whether dropout and zoneout are active.
+        initial_state: List `[h, c]` of initial states.
+
+    Example:
+
+    >>> LayerNormLSTM(4)(np.zeros((2, 10, 8), "float32")).shape
+    (2, 4)
+    """
+
+    cell_class = LayerNormLSTMCell

@@ -1,0 +1,178 @@
+"""`LSTMCell` and `LSTM`: the LSTM with a forget gate.
+
+    i = σ(W_i x + U_i h + b_i)      f = σ(W_f x + U_f h + b_f)
+    g = tanh(W_c x + U_c h + b_c)   o = σ(W_o x + U_o h + b_o)
+    c' = f * c + i * g              h' = o * tanh(c')
+
+Hochreiter and Schmidhuber 1997; the forget gate from Gers, Schmidhuber and Cummins
+2000, "Learning to Forget". Weights, names and gate order (i, f, c, o) are those of
+`keras.layers.LSTM`, so `ours.set_weights(keras_lstm.get_weights())` gives the
+same numbers.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from layers.dropout import zoneout
+from layers.recurrent import RecurrentCell, RecurrentLayer
+
+
+@keras.saving.register_keras_serializable(package="lstmsuite")
+class LSTMCell(RecurrentCell):
+    """Cell class for the LSTM layer (one time step).
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        activation: Activation of the candidate and of the output (`"tanh"`).
+        recurrent_activation: Activation of the gates (`"sigmoid"`).
+        use_bias: Whether the gates have a bias vector.
+        kernel_initializer, recurrent_initializer, bias_initializer: Initializers
+            of the input kernel, the recurrent kernel and the bias.
+        unit_forget_bias: If True, add 1 to the forget gate bias at initialization.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: Regularizers.
+        kernel_constraint, recurrent_constraint, bias_constraint: Constraints.
+        dropout: Float in [0, 1). Fraction of the inputs to drop, one mask per
+            sequence.
+        recurrent_dropout: Float in [0, 1). Recurrent dropout rate.
+        recurrent_dropout_mode: `"variational"` (mask on h(t-1), Gal and
+            Ghahramani 2016) or `"semeniuta"` (mask on the candidate g, Semeniuta
+            et al. 2016).
+        zoneout_cell, zoneout_hidden: Floats in [0, 1). Zoneout rates of c and h
+            (Krueger et al. 2017).
+        cell_clip: If set, c is clipped to [-cell_clip, cell_clip] at every step.
+        seed: Random seed for dropout and zoneout.
+
+    Call arguments:
+        inputs: A 2D tensor of shape `(batch, features)`.
+        states: List `[h, c]` of the previous states, each `(batch, units)`.
+        training: Python boolean, whether dropout and zoneout are active.
+
+    Example:
+
+    >>> cell = LSTMCell(8)
+    >>> layer = keras.layers.RNN(cell)
+    >>> layer(np.zeros((2, 5, 3), "float32")).shape
+    (2, 8)
+    """
+
+    def step(self, z, states, masks):
+        h_tm1, c_tm1 = states
+        z = z + ops.matmul(self.variational(h_tm1, masks), self.recurrent_kernel)
+        z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
+        i = self.recurrent_activation(z_i)
+        f = self.recurrent_activation(z_f)
+        g = self.semeniuta(self.activation(z_c), masks)
+        o = self.recurrent_activation(z_o)
+        c = self.clip_cell(f * c_tm1 + i * g)
+        h = o * self.activation(c)
+        c = zoneout(c_tm1, c, masks.zoneout_cell)
+        h = zoneout(h_tm1, h, masks.zoneout_hidden)
+        return h, [h, c]
+
+
+@keras.saving.register_keras_serializable(package="lstmsuite")
+class LSTM(RecurrentLayer):
+    """Long Short-Term Memory layer (Hochreiter and Schmidhuber 1997).
+
+    A drop-in for `keras.layers.LSTM` with the same weights, plus
+    `recurrent_dropout_mode`, zoneout and `cell_clip`. The input projection of all
+    time steps is one matmul before the loop; on a GPU with the TensorFlow backend
+    the configuration cuDNN computes (tanh/sigmoid, no recurrent dropout, zoneout
+    or clipping, not unrolled) runs on the cuDNN kernel.
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        return_sequences: Whether to return the whole sequence or the last output.
+        return_state: Whether to also return the last states `h, c`.
+        go_backwards: If True, process the input backwards and return the
+            reversed sequence.
+        stateful: If True, the last state of each sample in a batch is the
+            initial state of that sample in the next batch.
+        unroll: If True, unroll the loop (faster for short sequences, more memory).
+        use_cudnn: `"auto"` (default), True or False: whether to use the cuDNN
+            kernel on a GPU when the configuration allows it.
+        **kwargs: The arguments of `LSTMCell` (activations, initializers,
+            regularizers, constraints, dropout, zoneout, `cell_clip`, `seed`) and
+            of `keras.layers.Layer` (`name`, `dtype`, ...).
+
+    Call arguments:
+        inputs: A 3D tensor `(batch, timesteps, features)`.
+        mask: Boolean tensor `(batch, timesteps)`: which steps to skip.
+        training: Python boolean, whether dropout and zoneout are active.
+        initial_state: List `[h, c]` of initial states.
+
+    Example:
+
+    >>> x = np.random.random((32, 10, 8)).astype("float32")
+    >>> LSTM(4)(x).shape
+    (32, 4)
+    >>> whole_sequence, h, c = LSTM(4, return_sequences=True, return_state=True)(x)
+    """
+
+    cell_class = LSTMCell
+
+    def __init__(self, units, use_cudnn="auto", **kwargs):
+        if use_cudnn not in ("auto", True, False):
+            raise ValueError(
+                "Argument `use_cudnn` must be one of 'auto', True, False. "
+                f"Received: use_cudnn={use_cudnn!r}"
+            )
+        self.use_cudnn = use_cudnn
+        super().__init__(units, **kwargs)
+
+    def cudnn_compatible(self):
+        cell = self.cell
+        return (
+            self.use_cudnn in ("auto", True)
+            and not cell.recurrent_dropout
+            and not cell.zoneout_cell
+            and not cell.zoneout_hidden
+            and cell.cell_clip is None
+        )
+
+    def fast_inner_loop(self, sequences, initial_state, mask, training):
+        if not self.cudnn_compatible():
+            if self.use_cudnn is True:
+                raise ValueError(
+                    "use_cudnn=True, but cuDNN does not compute recurrent dropout, "
+                    "zoneout or cell clipping. Use use_cudnn='auto'."
+                )
+            return None
+        cell = self.cell
+        if training and cell.dropout:
+            sequences = sequences * ops.expand_dims(
+                cell.get_dropout_mask(sequences[:, 0, :]), 1
+            )
+        try:
+            # Raises NotImplementedError off GPU or for configurations cuDNN
+            # cannot compute; we then fall back to the generic loop.
+            result = keras.src.backend.lstm(
+                sequences,
+                initial_state[0],
+                initial_state[1],
+                mask,
+                kernel=cell.kernel,
+                recurrent_kernel=cell.recurrent_kernel,
+                bias=cell.bias,
+                activation=cell.activation,
+                recurrent_activation=cell.recurrent_activation,
+                return_sequences=self.return_sequences,
+                go_backwards=self.go_backwards,
+                unroll=self.unroll,
+            )
+        except NotImplementedError:
+            if self.use_cudnn is True:
+                raise ValueError(
+                    "use_cudnn=True, but cuDNN is not available for this "
+                    "configuration and backend. Use use_cudnn='auto'."
+                ) from None
+            return None
+        if keras.backend.backend() == "tensorflow":
+            # cuDNN ops are not XLA-compatible.
+            self.supports_jit = False
+        return result
+
+    def get_config(self):
+        return {**super().get_config(), "use_cudnn": self.use_cudnn}

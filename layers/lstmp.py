@@ -1,0 +1,115 @@
+"""`LSTMPCell` and `LSTMP`: the LSTM with a recurrent projection layer.
+
+    (i, f, g, o) from W x + U h + b as in the LSTM, U of shape (proj_units, 4 units)
+    c' = f * c + i * g
+    h' = W_proj (o * tanh(c'))           (optionally clipped to ±proj_clip)
+
+Sak, Senior and Beaufays 2014, "Long Short-Term Memory Recurrent Neural Network
+Architectures for Large Scale Acoustic Modeling". The output and h have
+`proj_units` units, c has `units`. Given the same weights this computes what
+`torch.nn.LSTM(proj_size=proj_units)` computes: kernel = weight_ih.T,
+recurrent_kernel = weight_hh.T, bias = bias_ih + bias_hh,
+projection_kernel = weight_hr.T.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from layers.dropout import zoneout
+from layers.recurrent import RecurrentCell, RecurrentLayer, check_clip, check_units
+
+
+@keras.saving.register_keras_serializable(package="lstmsuite")
+class LSTMPCell(RecurrentCell):
+    """Cell class for `LSTMP`: an LSTM cell whose output is projected.
+
+    The projection kernel `(units, proj_units)` uses the kernel's initializer,
+    regularizer and constraint. Zoneout on h acts on the projected output.
+
+    Args:
+        units: Positive integer, size of the cell state c.
+        proj_units: Positive integer, size of the projected output and of h.
+        proj_clip: If set, the projected output is clipped to
+            [-proj_clip, proj_clip].
+        **kwargs: The arguments of `layers.LSTMCell`.
+
+    Call arguments:
+        inputs: A 2D tensor `(batch, features)`.
+        states: List `[h, c]`: h of size `proj_units`, c of size `units`.
+        training: Python boolean, whether dropout and zoneout are active.
+
+    Example:
+
+    >>> layer = keras.layers.RNN(LSTMPCell(16, proj_units=4))
+    >>> layer(np.zeros((2, 5, 3), "float32")).shape
+    (2, 4)
+    """
+
+    def __init__(self, units, proj_units=None, proj_clip=None, **kwargs):
+        super().__init__(units, **kwargs)
+        self.proj_units = check_units("proj_units", proj_units)
+        self.proj_clip = check_clip("proj_clip", proj_clip)
+
+    @property
+    def output_size(self):
+        return self.proj_units
+
+    def build_extra_weights(self, input_dim):
+        self.projection_kernel = self.add_weight(
+            shape=(self.units, self.proj_units),
+            name="projection_kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+
+    def step(self, z, states, masks):
+        h_tm1, c_tm1 = states
+        z = z + ops.matmul(self.variational(h_tm1, masks), self.recurrent_kernel)
+        z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
+        i = self.recurrent_activation(z_i)
+        f = self.recurrent_activation(z_f)
+        g = self.semeniuta(self.activation(z_c), masks)
+        o = self.recurrent_activation(z_o)
+        c = self.clip_cell(f * c_tm1 + i * g)
+        h = ops.matmul(o * self.activation(c), self.projection_kernel)
+        if self.proj_clip is not None:
+            h = ops.clip(h, -self.proj_clip, self.proj_clip)
+        c = zoneout(c_tm1, c, masks.zoneout_cell)
+        h = zoneout(h_tm1, h, masks.zoneout_hidden)
+        return h, [h, c]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "proj_units": self.proj_units,
+            "proj_clip": self.proj_clip,
+        }
+
+
+@keras.saving.register_keras_serializable(package="lstmsuite")
+class LSTMP(RecurrentLayer):
+    """LSTM with recurrent projection (Sak et al. 2014).
+
+    Args:
+        units: Positive integer, size of the cell state.
+        proj_units: Positive integer, size of the output and of h.
+        **kwargs: The arguments of `LSTMPCell` and of `keras.layers.RNN`
+            (`return_sequences`, `return_state`, `go_backwards`, `stateful`,
+            `unroll`) and `keras.layers.Layer`.
+
+    Call arguments:
+        inputs: A 3D tensor `(batch, timesteps, features)`.
+        mask: Boolean tensor `(batch, timesteps)`: which steps to skip.
+        training: Python boolean, whether dropout and zoneout are active.
+        initial_state: List `[h, c]`, h `(batch, proj_units)`, c `(batch, units)`.
+
+    Example:
+
+    >>> LSTMP(32, proj_units=8)(np.zeros((2, 10, 8), "float32")).shape
+    (2, 8)
+    """
+
+    cell_class = LSTMPCell

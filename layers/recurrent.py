@@ -1,0 +1,466 @@
+"""What every cell and sequence layer of `layers/` shares.
+
+The split follows `keras.layers.LSTMCell` / `keras.layers.RNN`: a cell computes one
+step, a sequence layer owns the loop. Each cell here computes a step in two parts:
+
+- `project_inputs(x)`: everything that depends on x(t) only (W x + b). It works on
+  one step (batch, features) or on a whole sequence (batch, time, features).
+- `step(z, states, masks)`: the recurrence, given the projected input z(t).
+
+`cell.call(x, states)` runs both, so a cell works inside a plain `keras.layers.RNN`.
+Our sequence layers instead project the whole sequence with one large matmul before
+the loop and run only `step` inside it: the same arithmetic, far fewer small matmuls
+per time step (the dominant cost of an RNN on a CPU).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+import keras
+from keras import activations, constraints, initializers, ops, regularizers
+from keras.src import backend as keras_backend
+from keras.src import tree
+from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+
+from layers import dropout as dropout_lib
+
+
+class StepMasks(NamedTuple):
+    """Regularization inputs of one step; `None` means "not used".
+
+    `recurrent` is the per-sequence recurrent dropout mask (variational: width of
+    h, semeniuta: width of the candidate). `zoneout_cell` / `zoneout_hidden` are 0/1
+    masks in training and the zoneout rates (floats) at inference.
+    """
+
+    recurrent: object = None
+    zoneout_cell: object = None
+    zoneout_hidden: object = None
+
+
+def check_units(name: str, value) -> int:
+    """Returns `value` if it is a positive int, else raises a ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(
+            f"Argument `{name}` must be a positive integer. Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_clip(name: str, value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError(
+            f"Argument `{name}` must be None or a positive number. "
+            f"Received: {name}={value!r}"
+        )
+    return float(value)
+
+
+class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
+    """Base class of the cells: arguments, checks, weights, masks and config.
+
+    Subclasses set `gate_blocks` (how many `units`-wide blocks the kernel has) and
+    `forget_block` (which block gets `unit_forget_bias`, or None), and implement
+    `step`. Arguments are those of `keras.layers.LSTMCell` plus `cell_clip`,
+    `recurrent_dropout_mode`, `zoneout_cell` and `zoneout_hidden` (see
+    `layers.dropout`).
+    """
+
+    gate_blocks = 4
+    forget_block: int | None = 1
+    has_cell_state = True
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        unit_forget_bias=True,
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        recurrent_dropout_mode="variational",
+        zoneout_cell=0.0,
+        zoneout_hidden=0.0,
+        cell_clip=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units = check_units("units", units)
+        self.activation = activations.get(activation)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.unit_forget_bias = bool(unit_forget_bias)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.dropout = dropout_lib.check_rate("dropout", dropout)
+        self.recurrent_dropout = dropout_lib.check_rate(
+            "recurrent_dropout", recurrent_dropout
+        )
+        self.recurrent_dropout_mode = dropout_lib.check_recurrent_dropout_mode(
+            recurrent_dropout_mode
+        )
+        self.zoneout_cell = dropout_lib.check_rate("zoneout_cell", zoneout_cell)
+        self.zoneout_hidden = dropout_lib.check_rate("zoneout_hidden", zoneout_hidden)
+        if self.zoneout_cell and not self.has_cell_state:
+            raise ValueError(
+                f"{type(self).__name__} has no cell state, so `zoneout_cell` must be "
+                f"0. Received: zoneout_cell={zoneout_cell!r}"
+            )
+        self.cell_clip = check_clip("cell_clip", cell_clip)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+
+    # Sizes. `output_size` is the width of h; the state of an LSTM is [h, c].
+    @property
+    def output_size(self):
+        return self.units
+
+    @property
+    def state_size(self):
+        if self.has_cell_state:
+            return [self.output_size, self.units]
+        return [self.output_size]
+
+    @property
+    def gate_units(self):
+        """Width of the projected input z(t)."""
+        return self.gate_blocks * self.units
+
+    @property
+    def bias_shape(self):
+        return (self.gate_units,)
+
+    # Weights.
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(
+                f"The last dimension of the inputs to {type(self).__name__} must be "
+                f"known. Received: input_shape={input_shape}"
+            )
+        self.kernel = self.add_weight(
+            shape=(input_dim, self.gate_units),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.output_size, self.gate_units),
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=self.bias_shape,
+                name="bias",
+                initializer=self._bias_initializer(),
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        self.build_extra_weights(input_dim)
+
+    def build_extra_weights(self, input_dim):
+        """Hook for weights beyond kernel, recurrent kernel and bias."""
+
+    def _bias_initializer(self):
+        if not (self.unit_forget_bias and self.forget_block is not None):
+            return self.bias_initializer
+        units, blocks, forget = self.units, self.gate_blocks, self.forget_block
+
+        def bias_initializer(_, *args, **kwargs):
+            # The forget gate starts open (bias 1), as Jozefowicz et al. 2015
+            # recommend and as keras.layers.LSTM does.
+            parts = [
+                initializers.get("ones")((units,), *args, **kwargs)
+                if block == forget
+                else self.bias_initializer((units,), *args, **kwargs)
+                for block in range(blocks)
+            ]
+            return ops.concatenate(parts)
+
+        return bias_initializer
+
+    # The step.
+    def project_inputs(self, inputs):
+        """W x (+ b) for one step (batch, features) or a sequence (batch, time, f)."""
+        z = ops.matmul(inputs, self.kernel)
+        if self.bias is not None:
+            z = z + self.bias
+        return z
+
+    def step(self, z, states, masks):
+        """One step of the recurrence from the projected input `z`.
+
+        Returns `(output, new_states)`; `masks` is a `StepMasks`.
+        """
+        raise NotImplementedError
+
+    def clip_cell(self, c):
+        if self.cell_clip is None:
+            return c
+        return ops.clip(c, -self.cell_clip, self.cell_clip)
+
+    def call(self, inputs, states, training=False):
+        states = list(states) if tree.is_nested(states) else [states]
+        if training and self.dropout:
+            inputs = inputs * self.get_dropout_mask(inputs)
+        batch = ops.shape(inputs)[0]
+        masks = self.step_masks(states[0], training)
+        if training:
+            # Outside our sequence layers there is no sequence to draw masks for,
+            # so zoneout masks are drawn per call (i.e. per step).
+            masks = masks._replace(
+                zoneout_cell=self._zoneout_mask(
+                    (batch, self.units), self.zoneout_cell, inputs.dtype
+                ),
+                zoneout_hidden=self._zoneout_mask(
+                    (batch, self.output_size), self.zoneout_hidden, inputs.dtype
+                ),
+            )
+        output, new_states = self.step(self.project_inputs(inputs), states, masks)
+        return output, new_states
+
+    # Masks.
+    def step_masks(self, h, training):
+        """The masks that stay fixed over a sequence; zoneout rates at inference."""
+        if training:
+            return StepMasks(recurrent=self.get_recurrent_dropout_mask(h))
+        return StepMasks(
+            zoneout_cell=self.zoneout_cell or None,
+            zoneout_hidden=self.zoneout_hidden or None,
+        )
+
+    def _zoneout_mask(self, shape, rate, dtype):
+        if not rate:
+            return None
+        return dropout_lib.zoneout_mask(shape, rate, self.seed_generator, dtype)
+
+    def get_dropout_mask(self, step_input):
+        if getattr(self, "_dropout_mask", None) is None and self.dropout > 0:
+            self._dropout_mask = dropout_lib.dropout_mask(
+                ops.shape(step_input),
+                self.dropout,
+                self.seed_generator,
+                step_input.dtype,
+            )
+        return getattr(self, "_dropout_mask", None)
+
+    def get_recurrent_dropout_mask(self, h):
+        if getattr(self, "_recurrent_dropout_mask", None) is None and (
+            self.recurrent_dropout > 0
+        ):
+            width = (
+                self.units
+                if self.recurrent_dropout_mode == "semeniuta"
+                else self.output_size
+            )
+            self._recurrent_dropout_mask = dropout_lib.dropout_mask(
+                (ops.shape(h)[0], width),
+                self.recurrent_dropout,
+                self.seed_generator,
+                h.dtype,
+            )
+        return getattr(self, "_recurrent_dropout_mask", None)
+
+    def variational(self, h, masks):
+        """h(t-1) as the recurrent matmul sees it (variational dropout)."""
+        if masks.recurrent is not None and self.recurrent_dropout_mode == "variational":
+            return h * masks.recurrent
+        return h
+
+    def semeniuta(self, candidate, masks):
+        """The candidate update as it enters the state (Semeniuta dropout)."""
+        if masks.recurrent is not None and self.recurrent_dropout_mode == "semeniuta":
+            return candidate * masks.recurrent
+        return candidate
+
+    def get_initial_state(self, batch_size=None):
+        return [
+            ops.zeros((batch_size, size), dtype=self.compute_dtype)
+            for size in self.state_size
+        ]
+
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "recurrent_activation": activations.serialize(self.recurrent_activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "unit_forget_bias": self.unit_forget_bias,
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "recurrent_dropout_mode": self.recurrent_dropout_mode,
+            "zoneout_cell": self.zoneout_cell,
+            "zoneout_hidden": self.zoneout_hidden,
+            "cell_clip": self.cell_clip,
+            "seed": self.seed,
+        }
+        return {**super().get_config(), **config}
+
+
+# Arguments that belong to the sequence layer (and `keras.layers.Layer`), not the cell.
+_LAYER_ARGS = (
+    "return_sequences",
+    "return_state",
+    "go_backwards",
+    "stateful",
+    "unroll",
+    "zero_output_for_mask",
+    "activity_regularizer",
+    "name",
+    "input_shape",
+    "batch_input_shape",
+    "batch_size",
+    "input_dim",
+)
+_BASE_CONFIG_KEYS = ("name", "trainable", "dtype")
+
+
+class RecurrentLayer(keras.layers.RNN):
+    """Base class of the sequence layers: `keras.layers.RNN` around one of our cells.
+
+    Everything `keras.layers.RNN` does (masking, `go_backwards`, `stateful`,
+    `return_state`, `unroll`, `Bidirectional`) works unchanged; only the inner loop
+    is replaced, by one that projects all inputs before looping and draws every
+    dropout/zoneout mask up front.
+    """
+
+    cell_class: type[RecurrentCell] = RecurrentCell
+
+    def __init__(self, units, **kwargs):
+        layer_kwargs = {key: kwargs.pop(key) for key in _LAYER_ARGS if key in kwargs}
+        # The layer shares the cell's dtype policy and trainability (as
+        # keras.layers.LSTM does), else `dtype="float64"` returns float32.
+        for key in ("dtype", "trainable"):
+            if key in kwargs:
+                layer_kwargs[key] = kwargs[key]
+        cell = self.cell_class(
+            units,
+            dtype=kwargs.pop("dtype", None),
+            trainable=kwargs.pop("trainable", True),
+            name=_snake_case(self.cell_class.__name__),
+            **kwargs,
+        )
+        super().__init__(cell, **layer_kwargs)
+        self.input_spec = keras.layers.InputSpec(ndim=3)
+
+    @property
+    def units(self):
+        return self.cell.units
+
+    @property
+    def dropout(self):
+        return self.cell.dropout
+
+    @property
+    def recurrent_dropout(self):
+        return self.cell.recurrent_dropout
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if tree.is_nested(mask):
+            mask = mask[0]
+        fast = self.fast_inner_loop(sequences, initial_state, mask, training)
+        if fast is not None:
+            return fast
+        cell = self.cell
+        if training and cell.dropout:
+            # One input mask per sequence, as keras.layers.LSTM.
+            sequences = sequences * ops.expand_dims(
+                cell.get_dropout_mask(sequences[:, 0, :]), 1
+            )
+        z = cell.project_inputs(sequences)
+        masks = cell.step_masks(initial_state[0], training)
+
+        # Zoneout draws a fresh mask per step: draw them all now and feed them to
+        # the loop beside z (concatenated: the loop takes one tensor when the
+        # number of steps is unknown), so that the loop body has no random state.
+        zoneout = {}
+        if training:
+            batch, time = ops.shape(sequences)[0], ops.shape(sequences)[1]
+            for key, rate, width in (
+                ("zoneout_cell", cell.zoneout_cell, cell.units),
+                ("zoneout_hidden", cell.zoneout_hidden, cell.output_size),
+            ):
+                if rate:
+                    zoneout[key] = cell._zoneout_mask(
+                        (batch, time, width), rate, z.dtype
+                    )
+        if zoneout:
+            z = ops.concatenate([z, *zoneout.values()], axis=-1)
+            widths = [cell.gate_units] + [m.shape[-1] for m in zoneout.values()]
+            split_at = [sum(widths[: k + 1]) for k in range(len(widths) - 1)]
+
+        def step(z_t, states):
+            step_masks = masks
+            if zoneout:
+                z_t, *zoneout_t = ops.split(z_t, split_at, axis=-1)
+                step_masks = masks._replace(**dict(zip(zoneout, zoneout_t)))
+            return cell.step(z_t, list(states), step_masks)
+
+        return keras_backend.rnn(
+            step,
+            z,
+            list(initial_state),
+            go_backwards=self.go_backwards,
+            mask=mask,
+            unroll=self.unroll,
+            input_length=sequences.shape[1],
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_all_outputs=self.return_sequences,
+        )
+
+    def fast_inner_loop(self, sequences, initial_state, mask, training):
+        """Hook for a backend kernel (cuDNN); returns None to use the generic loop."""
+        return None
+
+    def get_config(self):
+        config = super().get_config()
+        cell_config = dict(config.pop("cell")["config"])
+        for key in _BASE_CONFIG_KEYS:
+            cell_config.pop(key, None)
+        return {**config, **cell_config}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _snake_case(name: str) -> str:
+    """`LSTMCell` -> `lstm_cell`, `PeepholeLSTMCell` -> `peephole_lstm_cell`."""
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()

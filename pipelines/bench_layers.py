@@ -1,0 +1,335 @@
+"""`lstmsuite bench layers`: speed and memory of every recurrent layer, in one run.
+
+    lstmsuite bench layers                    # the full table (~15 min on 2 cores)
+    lstmsuite bench layers --quick            # small shapes, a smoke run (~2 min)
+    lstmsuite bench layers --only lstm,keras_lstm --reps 5
+    lstmsuite bench layers --torch-python /path/to/venv/bin/python
+
+For each layer of `layers/` and for `keras.layers.LSTM`/`GRU` (and `torch.nn.LSTM`/
+`GRU` when a Python with torch is found, run in a subprocess) it measures:
+
+- train: one optimizer step (forward + backward + Adam), (B=64, T=100, D=128, H=256)
+- infer: a forward pass of the same shape; latency: the same with B=1
+- long: one training step at (B=32, T=1000, D=64, H=128), and the peak memory that
+  run adds to its process (measured in a fresh subprocess per layer)
+- GFLOP/s of the train step against this machine's measured float32 matmul peak.
+
+Every time is the median of `--reps` repetitions after warm-up. The table comes
+first, then one JSON line with the same figures. Ratios compare within this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pipelines.registry import BENCHMARKS
+
+MAIN = {"B": 64, "T": 100, "D": 128, "H": 256}
+LONG = {"B": 32, "T": 1000, "D": 64, "H": 128}
+QUICK_MAIN = {"B": 16, "T": 20, "D": 16, "H": 32}
+QUICK_LONG = {"B": 8, "T": 100, "D": 16, "H": 32}
+
+# name -> (description, gate blocks for the FLOP count, reference row for ratios)
+ROWS = {
+    "keras_lstm": ("keras.layers.LSTM", 4, None),
+    "keras_gru": ("keras.layers.GRU", 3, None),
+    "keras_lstm_rd": ("keras.layers.LSTM recurrent_dropout=0.25", 4, "keras_lstm"),
+    "lstm": ("layers.LSTM", 4, "keras_lstm"),
+    "lstm_jit": ("layers.LSTM, jit_compile=True", 4, "keras_lstm"),
+    "gru": ("layers.GRU", 3, "keras_gru"),
+    "peephole": ("layers.PeepholeLSTM", 4, "lstm"),
+    "cifg": ("layers.CIFGLSTM", 3, "lstm"),
+    "lstmp": ("layers.LSTMP proj_units=H/2", 4, "lstm"),
+    "layernorm": ("layers.LayerNormLSTM", 4, "lstm"),
+    "lstm_variational": ("layers.LSTM variational rd=0.25", 4, "lstm"),
+    "lstm_semeniuta": ("layers.LSTM semeniuta rd=0.25", 4, "lstm"),
+    "lstm_zoneout": ("layers.LSTM zoneout c=0.1 h=0.1", 4, "lstm"),
+    "gru_variational": ("layers.GRU variational rd=0.25", 3, "gru"),
+    "torch_lstm": ("torch.nn.LSTM", 4, "lstm"),
+    "torch_gru": ("torch.nn.GRU", 3, "gru"),
+}
+TORCH_ROWS = ("torch_lstm", "torch_gru")
+
+
+def make_layer(name: str, units: int):
+    """The Keras layer a row measures (last output only, as a classifier uses)."""
+    import keras
+
+    import layers
+
+    builders = {
+        "keras_lstm": lambda: keras.layers.LSTM(units),
+        "keras_gru": lambda: keras.layers.GRU(units),
+        "keras_lstm_rd": lambda: keras.layers.LSTM(units, recurrent_dropout=0.25),
+        "lstm": lambda: layers.LSTM(units),
+        "lstm_jit": lambda: layers.LSTM(units),
+        "gru": lambda: layers.GRU(units),
+        "peephole": lambda: layers.PeepholeLSTM(units),
+        "cifg": lambda: layers.CIFGLSTM(units),
+        "lstmp": lambda: layers.LSTMP(units, proj_units=units // 2),
+        "layernorm": lambda: layers.LayerNormLSTM(units),
+        "lstm_variational": lambda: layers.LSTM(units, recurrent_dropout=0.25),
+        "lstm_semeniuta": lambda: layers.LSTM(
+            units, recurrent_dropout=0.25, recurrent_dropout_mode="semeniuta"
+        ),
+        "lstm_zoneout": lambda: layers.LSTM(
+            units, zoneout_cell=0.1, zoneout_hidden=0.1
+        ),
+        "gru_variational": lambda: layers.GRU(units, recurrent_dropout=0.25),
+    }
+    return builders[name]()
+
+
+def build_model(name: str, shape: dict):
+    import keras
+
+    inputs = keras.Input((shape["T"], shape["D"]), batch_size=None)
+    outputs = make_layer(name, shape["H"])(inputs)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="mse", jit_compile=name.endswith("_jit"))
+    return model
+
+
+def median_time(fn, reps: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def data(shape: dict, batch: int | None = None, width: int | None = None):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    batch = batch or shape["B"]
+    x = rng.standard_normal((batch, shape["T"], shape["D"])).astype("float32")
+    y = rng.standard_normal((batch, width or shape["H"])).astype("float32")
+    return x, y
+
+
+def output_width(name: str, units: int) -> int:
+    return units // 2 if name == "lstmp" else units
+
+
+def measure_keras(name: str, main: dict, reps: int) -> dict:
+    model = build_model(name, main)
+    x, y = data(main, width=output_width(name, main["H"]))
+    x1 = x[:1]
+    train = median_time(lambda: model.train_on_batch(x, y), reps)
+    infer = median_time(lambda: model.predict_on_batch(x), reps)
+    latency = median_time(lambda: model.predict_on_batch(x1), reps)
+    return {"train_s": train, "infer_s": infer, "latency_s": latency}
+
+
+def rss_mb(field: str) -> float:
+    """VmRSS / VmHWM of this process in MiB (Linux)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def long_probe(name: str, long: dict, reps: int) -> dict:
+    """Runs in its own process: long-sequence train time and the peak memory it adds.
+
+    The peak is VmHWM after the steps minus VmRSS before them, having reset VmHWM
+    (writing 5 to clear_refs), so TF's runtime and the model's weights don't count.
+    """
+    model = build_model(name, long)
+    x, y = data(long, width=output_width(name, long["H"]))
+    model.train_on_batch(x, y)  # trace and compile outside the measurement
+    base = rss_mb("VmRSS")
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+    except OSError:
+        pass
+    seconds = median_time(lambda: model.train_on_batch(x, y), reps, warmup=0)
+    return {"long_train_s": seconds, "long_peak_mb": rss_mb("VmHWM") - base}
+
+
+def run_subprocess(args: list[str], python: str = sys.executable) -> dict:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=_repo_root())
+    proc = subprocess.run(
+        [python, *args], capture_output=True, text=True, env=env, timeout=1800
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def _repo_root() -> str:
+    return str(Path(__file__).resolve().parents[1])
+
+
+def matmul_peak_gflops() -> float:
+    """Float32 matmul throughput of this machine through TF, the ceiling we compare
+    to."""
+    import tensorflow as tf
+
+    n = 1024
+    a = tf.random.normal((n, n))
+    b = tf.random.normal((n, n))
+    matmul = tf.function(lambda: tf.linalg.matmul(a, b))
+    seconds = median_time(lambda: matmul().numpy(), reps=10, warmup=3)
+    return 2 * n**3 / seconds / 1e9
+
+
+def train_flops(shape: dict, gates: int, name: str) -> float:
+    """Matmul FLOPs of one train step: forward, then about twice that backward."""
+    b, t, d, h = shape["B"], shape["T"], shape["D"], shape["H"]
+    rec = output_width(name, h)
+    forward = 2 * b * t * (d + rec) * gates * h
+    if name == "lstmp":
+        forward += 2 * b * t * h * rec
+    return 3 * forward
+
+
+def find_torch_python(explicit: str | None) -> str | None:
+    candidates = [explicit] if explicit else [sys.executable]
+    for python in candidates:
+        probe = subprocess.run(
+            [python, "-c", "import torch"], capture_output=True, timeout=120
+        )
+        if probe.returncode == 0:
+            return python
+    return None
+
+
+def format_table(results: dict, main: dict, long: dict, peak: float) -> str:
+    header = (
+        f"{'layer':<42}{'train ms':>10}{'infer ms':>10}{'B=1 ms':>9}"
+        f"{'T=1000 ms':>11}{'peak MB':>9}{'GFLOP/s':>9}{'%peak':>7}"
+        f"{'train x':>9}{'infer x':>9}  vs"
+    )
+    lines = [
+        f"main (B,T,D,H)={tuple(main.values())}  long={tuple(long.values())}  "
+        f"matmul peak {peak:.1f} GFLOP/s",
+        header,
+        "-" * len(header),
+    ]
+    for name, row in results.items():
+        ref = ROWS[name][2]
+        ref_row = results.get(ref) if ref else None
+
+        def ratio(key, row=row, ref_row=ref_row):
+            if not ref_row or not row.get(key) or not ref_row.get(key):
+                return "-"
+            return f"{row[key] / ref_row[key]:.2f}"
+
+        def ms(key, row=row):
+            return f"{row[key] * 1e3:.1f}" if row.get(key) else "-"
+
+        peak_mb = f"{row['long_peak_mb']:.0f}" if "long_peak_mb" in row else "-"
+        gflops = row.get("gflops")
+        lines.append(
+            f"{ROWS[name][0]:<42}{ms('train_s'):>10}{ms('infer_s'):>10}"
+            f"{ms('latency_s'):>9}{ms('long_train_s'):>11}{peak_mb:>9}"
+            f"{(f'{gflops:.1f}' if gflops else '-'):>9}"
+            f"{(f'{100 * gflops / peak:.0f}' if gflops else '-'):>7}"
+            f"{ratio('train_s'):>9}{ratio('infer_s'):>9}  {ref or ''}"
+        )
+    return "\n".join(lines)
+
+
+@BENCHMARKS.register("layers")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="lstmsuite bench layers", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="small shapes, smoke run")
+    parser.add_argument("--reps", type=int, default=None, help="timed repetitions")
+    parser.add_argument("--only", default=None, help="comma-separated row names")
+    parser.add_argument("--torch-python", default=None, help="a Python with torch")
+    parser.add_argument("--no-long", action="store_true", help="skip the T=1000 runs")
+    parser.add_argument("--probe", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--probe-kind", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    main_shape = QUICK_MAIN if args.quick else MAIN
+    long_shape = QUICK_LONG if args.quick else LONG
+    reps = args.reps or (3 if args.quick else 7)
+
+    if args.probe:  # inside a subprocess
+        if args.probe_kind == "long":
+            print(json.dumps(long_probe(args.probe, long_shape, max(2, reps // 2))))
+        else:
+            print(json.dumps(measure_keras(args.probe, main_shape, reps)))
+        return 0
+
+    names = list(ROWS)
+    if args.only:
+        names = [n.strip() for n in args.only.split(",")]
+        unknown = [n for n in names if n not in ROWS]
+        if unknown:
+            parser.error(f"unknown rows {unknown}; choices: {', '.join(ROWS)}")
+    torch_python = None
+    if any(n in TORCH_ROWS for n in names):
+        torch_python = find_torch_python(args.torch_python)
+        if torch_python is None:
+            print("torch not found: skipping the torch rows", file=sys.stderr)
+            names = [n for n in names if n not in TORCH_ROWS]
+
+    common = ["-m", "pipelines.bench_layers"] + (["--quick"] if args.quick else [])
+    common += ["--reps", str(reps)]
+    peak = matmul_peak_gflops()
+    results: dict[str, dict] = {}
+    for name in names:
+        print(f"measuring {name} ...", file=sys.stderr, flush=True)
+        if name in TORCH_ROWS:
+            torch_args = [
+                str(Path(__file__).with_name("bench_torch.py")),
+                "--cell",
+                name.removeprefix("torch_"),
+                "--reps",
+                str(reps),
+                "--main",
+                json.dumps(main_shape),
+                "--long",
+                json.dumps(long_shape),
+            ] + (["--no-long"] if args.no_long else [])
+            row = run_subprocess(torch_args, python=torch_python)
+        else:
+            # A fresh process per row, so no row inherits another's threads, caches
+            # or memory.
+            row = run_subprocess(common + ["--probe", name])
+            if not args.no_long:
+                row.update(
+                    run_subprocess(common + ["--probe", name, "--probe-kind", "long"])
+                )
+        row["gflops"] = (
+            train_flops(main_shape, ROWS[name][1], name) / row["train_s"] / 1e9
+        )
+        results[name] = row
+
+    print(format_table(results, main_shape, long_shape, peak))
+    print(
+        json.dumps(
+            {
+                "benchmark": "layers",
+                "main": main_shape,
+                "long": long_shape,
+                "reps": reps,
+                "matmul_peak_gflops": peak,
+                "rows": results,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""The torch rows of `lstmsuite bench layers`, run in their own process.
+
+    python pipelines/bench_torch.py --cell lstm --reps 7 \
+        --main '{"B": 64, "T": 100, "D": 128, "H": 256}' \
+        --long '{"B": 32, "T": 1000, "D": 64, "H": 128}'
+
+Kept free of TensorFlow and of this project's imports so that it runs in any Python
+that has torch, and prints one JSON line with the same keys as the Keras rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+
+def median_time(fn, reps, warmup=2):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def rss_mb(field):
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def make(cell, shape):
+    import torch
+
+    rnn_class = torch.nn.LSTM if cell == "lstm" else torch.nn.GRU
+    rnn = rnn_class(shape["D"], shape["H"], batch_first=True)
+    optimizer = torch.optim.Adam(rnn.parameters())
+    x = torch.randn(shape["B"], shape["T"], shape["D"])
+    y = torch.randn(shape["B"], shape["H"])
+
+    def train():
+        optimizer.zero_grad()
+        out, _ = rnn(x)
+        loss = torch.nn.functional.mse_loss(out[:, -1], y)
+        loss.backward()
+        optimizer.step()
+
+    def infer(batch=None):
+        with torch.no_grad():
+            rnn(x if batch is None else x[:batch])
+
+    return train, infer
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cell", choices=["lstm", "gru"], required=True)
+    parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--main", required=True)
+    parser.add_argument("--long", required=True)
+    parser.add_argument("--no-long", action="store_true")
+    args = parser.parse_args()
+    import torch
+
+    torch.manual_seed(0)
+    train, infer = make(args.cell, json.loads(args.main))
+    row = {
+        "train_s": median_time(train, args.reps),
+        "infer_s": median_time(infer, args.reps),
+        "latency_s": median_time(lambda: infer(1), args.reps),
+        "torch_version": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+    }
+    if not args.no_long:
+        long_train, _ = make(args.cell, json.loads(args.long))
+        long_train()
+        base = rss_mb("VmRSS")
+        try:
+            with open("/proc/self/clear_refs", "w") as clear:
+                clear.write("5")
+        except OSError:
+            pass
+        row["long_train_s"] = median_time(long_train, max(2, args.reps // 2), 0)
+        row["long_peak_mb"] = rss_mb("VmHWM") - base
+    print(json.dumps(row))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""The `lstmsuite` command line.
+
+    lstmsuite apps
+    lstmsuite train music --config configs/music/tiny.yaml --run-dir runs/music/tiny
+    lstmsuite evaluate music --run-dir runs/music/tiny
+    lstmsuite generate music --run-dir runs/music/tiny --set generate.seed=3
+    lstmsuite tune music --config configs/music/tiny.yaml --set tuning.max_trials=4
+    lstmsuite bench music --config configs/music/jsb.yaml
+    lstmsuite demo music
+
+Every app command takes `--config FILE`, `--set KEY=VALUE` (repeatable) and
+`--run-dir DIR`. `train` and `tune` default to the app's `configs/<app>/` file given
+and `runs/<app>/<config name>`; `evaluate`, `generate` and `predict` read the
+config saved in the run directory (a `--config` or `--set` on top of it is allowed,
+e.g. to evaluate on another data file).
+
+A bad config, a missing file or unusable data prints one line, `lstmsuite: error:
+...`, and exits with status 2 (`--debug` shows the traceback instead). A run that
+diverges (NaN loss) exits with status 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+# Before TensorFlow is imported anywhere: its C++ INFO/WARNING lines drown the
+# progress bars. Users who want them set TF_CPP_MIN_LOG_LEVEL themselves.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pipelines.config import ConfigError, load_config  # noqa: E402
+from pipelines.registry import (  # noqa: E402
+    app_description,
+    app_names,
+    find_benchmark,
+    get_app,
+)
+
+APP_COMMANDS = ("train", "evaluate", "generate", "predict", "tune")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lstmsuite",
+        description="LSTM applications: train, evaluate, generate, tune, benchmark.",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=bool(os.environ.get("LSTMSUITE_DEBUG")),
+        help="show tracebacks for errors",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("apps", help="list the applications")
+
+    for name in APP_COMMANDS:
+        sub = commands.add_parser(name, help=f"{name} an application")
+        sub.add_argument("app", help="the application, e.g. music")
+        _common(sub)
+        if name == "generate":
+            sub.add_argument("--output", help="output file (default: in the run dir)")
+        if name == "predict":
+            sub.add_argument("inputs", nargs="*", help="inputs (files or text)")
+            sub.add_argument(
+                "--attention-png",
+                action="store_true",
+                help="also write attention maps over each input (captioning)",
+            )
+
+    demo = commands.add_parser(
+        "demo", help="train a tiny model, evaluate it and generate (one minute)"
+    )
+    demo.add_argument("app", nargs="?", default="music")
+    _common(demo)
+
+    bench = commands.add_parser("bench", help="run a registered benchmark")
+    bench.add_argument("name", help="e.g. layers, music")
+    bench.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _common(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--config", help="experiment YAML file")
+    sub.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set model.units=256 (repeatable)",
+    )
+    sub.add_argument("--run-dir", help="run directory (default: runs/APP/CONFIG)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # `predict APP --run-dir DIR FILE...`: argparse fills the positional `inputs`
+    # before the options and leaves the files after them unparsed; take those.
+    if (
+        extra
+        and args.command == "predict"
+        and not any(e.startswith("-") for e in extra)
+    ):
+        args.inputs = [*args.inputs, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("lstmsuite: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 -- sorted below
+        from pipelines.training import TrainingDivergedError
+
+        if args.debug or not isinstance(e, USER_ERRORS + (TrainingDivergedError,)):
+            raise
+        print(f"lstmsuite: error: {one_line(e)}", file=sys.stderr)
+        return 3 if isinstance(e, TrainingDivergedError) else 2
+
+
+# Errors caused by what the user gave (config, paths, data) rather than by a bug.
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    ConfigError,
+    FileNotFoundError,
+    NotADirectoryError,
+    IsADirectoryError,
+    PermissionError,
+    ValueError,
+    NotImplementedError,
+)
+
+
+def one_line(e: BaseException) -> str:
+    text = str(e) or type(e).__name__
+    if isinstance(e, (FileNotFoundError, PermissionError)) and e.filename:
+        text = f"{e.strerror}: {e.filename}"
+    return " ".join(text.split())
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "apps":
+        for name in app_names():
+            print(f"{name:14s} {app_description(name)}")
+        return 0
+    if args.command == "bench":
+        result = find_benchmark(args.name)(list(args.args))
+        return int(result or 0)
+    if args.command == "demo":
+        return demo(args)
+
+    app = get_app(args.app)
+    if args.command in ("train", "tune"):
+        cfg = load_config(app.config_class, args.config, args.overrides, app=args.app)
+        run_dir = args.run_dir or default_run_dir(args.app, args.config, args.command)
+        if args.command == "train":
+            summary = app.train(cfg, run_dir)
+            print(json.dumps({"run_dir": str(run_dir), **summary}))
+        else:
+            result = app.tune(cfg, run_dir)
+            print(json.dumps({"run_dir": str(run_dir), **result}))
+        return 0
+
+    run_dir = args.run_dir or default_run_dir(args.app, args.config, "train")
+    cfg = run_config(app, args, run_dir)
+    if args.command == "evaluate":
+        scores = app.evaluate(cfg, run_dir)
+        print_scores(scores, run_dir)
+        return 0
+    if args.command == "generate":
+        if app.infer_command != "generate":
+            raise ConfigError(f"{args.app} does not generate; use `lstmsuite predict`")
+        for path in app.generate(cfg, run_dir, args.output):
+            print(path)
+        return 0
+    if app.infer_command != "predict":
+        raise ConfigError(f"{args.app} does not predict; use `lstmsuite generate`")
+    inputs = args.inputs or [line.rstrip("\n") for line in sys.stdin]
+    # Passed only when asked, so apps without attention keep their signature.
+    extra = {"attention_png": True} if args.attention_png else {}
+    for line in app.predict(cfg, run_dir, inputs, **extra):
+        print(line)
+    return 0
+
+
+def run_config(app, args, run_dir):
+    """The config of an existing run: --config if given, else the saved one."""
+    from pipelines.training import load_run_config
+
+    if args.config:
+        return load_config(app.config_class, args.config, args.overrides, app=args.app)
+    return load_run_config(app.config_class, run_dir, args.overrides)
+
+
+def default_run_dir(app: str, config: str | None, command: str) -> Path:
+    stem = Path(config).stem if config else "default"
+    return Path("runs") / app / (f"{stem}-tune" if command == "tune" else stem)
+
+
+def print_scores(scores: dict, run_dir) -> None:
+    """A readable table, then (last line) the same scores as one JSON object."""
+    from pipelines.training import RunDir, _write_json
+
+    width = max(len(k) for k in scores) if scores else 0
+    print(f"{'metric':<{width}}  value")
+    for key, value in scores.items():
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        print(f"{key:<{width}}  {shown}")
+    _write_json(RunDir(run_dir).evaluation, scores)
+    print(json.dumps(scores, sort_keys=False))
+
+
+def demo(args: argparse.Namespace) -> int:
+    """train -> evaluate -> generate with configs/<app>/tiny.yaml."""
+    app = get_app(args.app)
+    config = args.config or f"configs/{args.app}/tiny.yaml"
+    if not Path(config).exists():
+        config = None
+    cfg = load_config(app.config_class, config, args.overrides, app=args.app)
+    run_dir = args.run_dir or Path("runs") / args.app / "demo"
+    app.train(cfg, run_dir)
+    print_scores(app.evaluate(cfg, run_dir), run_dir)
+    if app.infer_command == "generate":
+        for path in app.generate(cfg, run_dir, None):
+            print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

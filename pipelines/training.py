@@ -1,0 +1,599 @@
+"""The training runner: `model.fit` with checkpoints, resume, a NaN guard and logs.
+
+    lstmsuite train music --config configs/music/bach.yaml --run-dir runs/music/bach
+
+Run the same command again after an interruption (Ctrl-C, a crash, even `kill -9`)
+and training continues from the last completed epoch: `keras.callbacks.
+BackupAndRestore` restores the weights, the optimizer state and the epoch counter,
+and our own checkpoint state (best value, best epoch) lives next to it on disk.
+
+A run directory holds everything evaluate / generate / predict need:
+
+    config.yaml            the resolved config (what `--set` changed included)
+    checkpoints/best.keras the best epoch by `training.monitor`
+    checkpoints/last.keras the last completed, finite epoch
+    checkpoints/state.json epoch, best value, best epoch, finished reason
+    backup/                BackupAndRestore's state, one folder per worker
+    logs/                  TensorBoard (`tensorboard --logdir RUN/logs`)
+    history.csv            one row per epoch (CSVLogger)
+    curves.png             training and validation curves
+    metrics.json           summary of the run (status, best, last, time)
+
+A NaN or infinite loss stops the run at the batch where it appears; the epoch is
+not saved anywhere (neither checkpoint nor backup), so the last good checkpoint and
+the resume point stay those of the previous epoch, and `TrainingDivergedError` says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from pipelines import distribute
+from pipelines.config import Config, ConfigError, from_dict, save_config, to_dict
+from pipelines.data import count_batches
+
+# ----------------------------------------------------------------------------- run dir
+
+
+class RunDir:
+    """The paths of a run directory (see the module docstring)."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.config = self.root / "config.yaml"
+        self.checkpoints = self.root / "checkpoints"
+        self.best = self.checkpoints / "best.keras"
+        self.last = self.checkpoints / "last.keras"
+        self.state = self.checkpoints / "state.json"
+        self.backup = self.root / "backup"
+        self.logs = self.root / "logs"
+        self.history = self.root / "history.csv"
+        self.curves = self.root / "curves.png"
+        self.metrics = self.root / "metrics.json"
+        self.evaluation = self.root / "evaluation.json"
+
+    def model_path(self) -> Path:
+        """best.keras, else last.keras; a clear error when the run has neither."""
+        for path in (self.best, self.last):
+            if path.exists():
+                return path
+        raise FileNotFoundError(
+            f"{self.root}: no trained model (checkpoints/best.keras or last.keras); "
+            "run `lstmsuite train` with this --run-dir first"
+        )
+
+    def load_model(self, path: str | os.PathLike | None = None) -> keras.Model:
+        # safe_mode=True: a .keras file can carry Python lambdas; refuse to run them.
+        # compile=False: inference needs no optimizer, and no custom loss lookup.
+        import layers  # noqa: F401  (registers our layer classes for deserialization)
+
+        return keras.models.load_model(
+            path or self.model_path(), safe_mode=True, compile=False
+        )
+
+    def read_state(self) -> dict[str, Any]:
+        return _read_json(self.state)
+
+
+def load_run_config(cls: type[Config], run_dir, overrides=()) -> Config:
+    """The config saved in a run directory, with `--set` overrides applied."""
+    from pipelines.config import load_config
+
+    path = RunDir(run_dir).config
+    if not path.exists():
+        raise ConfigError(
+            f"{run_dir}: not a run directory (no config.yaml); train first or pass "
+            "--config"
+        )
+    return load_config(cls, path, overrides)
+
+
+@dataclass
+class Datasets:
+    """What an app's `load_data` returns: batched tf.data pipelines plus whatever the
+    model builder needs to know about the data (`info`: vocabulary size, ...)."""
+
+    train: Any
+    valid: Any = None
+    test: Any = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN/inf; the message says where and what was kept."""
+
+
+# ----------------------------------------------------------------------------- compile
+
+
+def make_optimizer(training, steps_per_epoch: int | None) -> keras.optimizers.Optimizer:
+    lr: Any = training.learning_rate
+    if training.lr_schedule == "cosine":
+        total = max(1, training.epochs * (steps_per_epoch or 1))
+        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=total, alpha=0.05)
+    kwargs: dict[str, Any] = {"learning_rate": lr}
+    if training.clipnorm:
+        kwargs["clipnorm"] = training.clipnorm
+    if training.optimizer == "adam":
+        return keras.optimizers.Adam(**kwargs)
+    if training.optimizer == "adamw":
+        return keras.optimizers.AdamW(weight_decay=training.weight_decay, **kwargs)
+    if training.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(**kwargs)
+    return keras.optimizers.SGD(momentum=0.9, nesterov=True, **kwargs)
+
+
+def compile_model(model, app, cfg: Config, steps_per_epoch: int | None) -> None:
+    model.compile(
+        optimizer=make_optimizer(cfg.training, steps_per_epoch),
+        jit_compile=cfg.runtime.jit_compile,
+        **app.compile_args(cfg),
+    )
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+class NaNGuard(keras.callbacks.Callback):
+    """Stops at the first batch whose loss is not finite, remembering where."""
+
+    def __init__(self):
+        super().__init__()
+        self.tripped: tuple[int, int] | None = None
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.tripped = (self.epoch, batch)
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        # A finite training loss with a NaN validation loss is divergence too.
+        if self.tripped is None and any(
+            isinstance(v, (int, float)) and not math.isfinite(v)
+            for v in (logs or {}).values()
+        ):
+            self.tripped = (epoch, -1)
+            self.model.stop_training = True
+
+    def ok(self) -> bool:
+        return self.tripped is None
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training at the end of the first epoch that ends past the budget."""
+
+    def __init__(self, minutes: float):
+        super().__init__()
+        self.seconds = minutes * 60.0
+        self.spent = False
+
+    def on_train_begin(self, logs=None):
+        self.started = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if time.time() - self.started >= self.seconds:
+            self.spent = True
+            self.model.stop_training = True
+
+
+class SafeBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore that never backs up a diverged epoch and writes atomically.
+
+    Keras writes the weights file in place; a kill -9 in the middle would leave a
+    truncated file as the only backup. We write to a temporary name and rename.
+    """
+
+    def __init__(self, backup_dir, guard: NaNGuard):
+        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
+        self.guard = guard
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.guard.on_epoch_end(epoch, logs)  # catch a NaN val_loss before saving
+        if self.guard.ok():
+            super().on_epoch_end(epoch, logs)
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        tmp_weights = os.path.join(self.backup_dir, "saving.weights.h5")
+        self.model.save_weights(tmp_weights, overwrite=True)
+        os.replace(tmp_weights, self._weights_path)
+        _write_json(
+            self._training_metadata_path,
+            {"epoch": self._current_epoch, "batch": self._last_batch_seen},
+        )
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """last.keras every epoch, best.keras on improvement, early stopping.
+
+    Unlike ModelCheckpoint/EarlyStopping, the best value and best epoch are kept in
+    state.json, so a resumed run does not forget them and overwrite a better
+    best.keras with its first epoch.
+    """
+
+    def __init__(self, run: RunDir, guard: NaNGuard, monitor: str, patience: int):
+        super().__init__()
+        self.run, self.guard = run, guard
+        self.monitor, self.patience = monitor, patience
+        self.mode = (
+            "max"
+            if any(k in monitor for k in ("acc", "f1", "bleu", "precision", "recall"))
+            else "min"
+        )
+        self.state: dict[str, Any] = {}
+        self.stopped_early = False
+
+    def on_train_begin(self, logs=None):
+        self.state = self.run.read_state()
+
+    def improved(self, value: float) -> bool:
+        best = self.state.get("best")
+        if best is None:
+            return True
+        return value < best if self.mode == "min" else value > best
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.guard.ok():
+            return
+        logs = logs or {}
+        self.run.checkpoints.mkdir(parents=True, exist_ok=True)
+        _atomic_save(self.model, self.run.last)
+        value = logs.get(self.monitor, logs.get(self.monitor.removeprefix("val_")))
+        if value is not None and self.improved(float(value)):
+            _atomic_save(self.model, self.run.best)
+            self.state.update(best=float(value), best_epoch=epoch + 1)
+        self.state.update(
+            epoch=epoch + 1,
+            monitor=self.monitor,
+            last={k: float(v) for k, v in logs.items() if _is_number(v)},
+        )
+        _write_json(self.run.state, self.state)
+        best_epoch = self.state.get("best_epoch", epoch + 1)
+        if self.patience and epoch + 1 - best_epoch >= self.patience:
+            self.stopped_early = True
+            self.model.stop_training = True
+
+
+# ------------------------------------------------------------------------------ runner
+
+
+def train(app, cfg: Config, run_dir: str | os.PathLike) -> dict[str, Any]:
+    """Trains `app`'s model for `cfg` into `run_dir`, resuming if it was interrupted.
+
+    Returns the metrics summary (also written to metrics.json). Raises
+    `TrainingDivergedError` on a NaN/inf loss and `ConfigError` when `run_dir` holds a
+    run of a different model.
+    """
+    run = RunDir(run_dir)
+    check_resumable(run, cfg)
+    strategy = distribute.setup(cfg.runtime)
+    keras.utils.set_random_seed(cfg.seed)
+    chief = distribute.is_chief()
+    if chief:
+        save_config(cfg, run.config)
+
+    state = run.read_state()
+    if state.get("finished") == "early_stopped" or (
+        state.get("finished") and state.get("epoch", 0) >= cfg.training.epochs
+    ):
+        print(f"{run.root}: this run already finished ({state['finished']}).")
+        return _read_json(run.metrics)
+
+    data = app.load_data(cfg, run.root)
+    train_ds, valid_ds = data.train, data.valid
+    steps, val_steps = cfg.training.steps_per_epoch, cfg.training.validation_steps
+    workers = distribute.num_workers()
+    # Several workers must run the same number of steps or the all-reduce hangs: feed
+    # them endless data and a fixed step count.
+    if steps or workers > 1:
+        steps = steps or math.ceil(count_batches(train_ds) / 1)
+        train_ds = train_ds.repeat()
+    if valid_ds is not None and (val_steps or workers > 1):
+        val_steps = val_steps or count_batches(valid_ds)
+        valid_ds = valid_ds.repeat()
+
+    with strategy.scope():
+        model = app.build_model(cfg, data)
+        schedule_steps = steps
+        if cfg.training.lr_schedule != "constant" and not schedule_steps:
+            schedule_steps = count_batches(train_ds)
+        compile_model(model, app, cfg, schedule_steps)
+
+    if workers > 1:
+        _prebuild_for_multi_worker(model, data.train, strategy)
+
+    # Non-chief workers save to a scratch folder: every worker must take part in
+    # saving (it can involve collective reads) but only the chief's files are kept.
+    scratch = None if chief else Path(tempfile.mkdtemp(prefix="lstmsuite-worker-"))
+    own = run if chief else RunDir(scratch)
+    task_type, task_index = distribute.worker_id()
+    guard = NaNGuard()
+    checkpointer = Checkpointer(
+        own, guard, cfg.training.monitor, cfg.training.early_stopping_patience
+    )
+    callbacks: list[keras.callbacks.Callback] = [
+        guard,
+        checkpointer,
+        SafeBackupAndRestore(str(run.backup / f"{task_type}-{task_index}"), guard),
+    ]
+    if chief:
+        run.root.mkdir(parents=True, exist_ok=True)
+        callbacks.append(keras.callbacks.CSVLogger(str(run.history), append=True))
+        if _have_tensorboard():
+            callbacks.append(
+                keras.callbacks.TensorBoard(str(run.logs), write_graph=False)
+            )
+    budget = None
+    if cfg.training.max_minutes:
+        budget = TimeBudget(cfg.training.max_minutes)
+        callbacks.append(budget)
+    callbacks += app.callbacks(cfg, run.root)
+    monitor_needs_val = cfg.training.monitor.startswith("val_")
+    if monitor_needs_val and valid_ds is None:
+        raise ConfigError(
+            f"training.monitor: {cfg.training.monitor} needs a validation split, and "
+            "this data has none; use monitor: loss"
+        )
+
+    start_epoch = int(state.get("epoch", 0))
+    if start_epoch and chief:
+        print(f"Resuming {run.root} after epoch {start_epoch}.")
+    started = time.time()
+    try:
+        model.fit(
+            train_ds,
+            validation_data=valid_ds,
+            epochs=cfg.training.epochs,
+            steps_per_epoch=steps,
+            validation_steps=val_steps if valid_ds is not None else None,
+            callbacks=callbacks,
+            shuffle=False,  # the tf.data pipeline shuffles, with the config's seed
+            verbose=cfg.runtime.verbose,
+        )
+        state = own.read_state()
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    seconds = time.time() - started
+
+    if not guard.ok():
+        status = "diverged"
+    elif checkpointer.stopped_early:
+        status = "early_stopped"
+    elif budget is not None and budget.spent:
+        status = "time_budget"
+    else:
+        status = "completed"
+    summary = {
+        "status": status,
+        "epochs_completed": state.get("epoch", 0),
+        "monitor": cfg.training.monitor,
+        "best": state.get("best"),
+        "best_epoch": state.get("best_epoch"),
+        "last": state.get("last", {}),
+        "params": int(model.count_params()),
+        "seconds_this_session": round(seconds, 2),
+    }
+    if chief:
+        if status != "diverged":
+            state["finished"] = status
+            _write_json(run.state, state)
+        _write_json(run.metrics, summary)
+        plot_curves(run.history, run.curves)
+    if status == "diverged":
+        raise TrainingDivergedError(_diverged_message(run, guard.tripped, state))
+    return summary
+
+
+def _prebuild_for_multi_worker(model, train_ds, strategy) -> None:
+    """Works around keras-team/keras#20585 (Keras 3 + MultiWorkerMirroredStrategy).
+
+    Before its first step, Keras 3's `fit` averages a first batch across replicas
+    (`strategy.reduce`) to build the model, loss and metrics symbolically; with
+    several workers that reduce fails on the batch's (x, y, weights) tuple. We build
+    the same state from one local batch, then skip that step.
+
+    Then each step's logs (scalars) are averaged across workers with `axis=0`, which
+    a scalar does not have; we average them with `axis=None` instead. Gradients are
+    all-reduced by the optimizer as usual, untouched by either fix.
+    """
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    batch = next(iter(train_ds.take(1)))
+    with strategy.scope():
+        model._symbolic_build(data_batch=batch)
+    model._maybe_symbolic_build = lambda *args, **kwargs: None
+
+    original = tf_trainer.reduce_per_replica
+    if getattr(original, "_lstmsuite_patched", False):
+        return
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("auto", "mean") and (
+            tf_trainer._collective_all_reduce_multi_worker(strategy)
+        ):
+            return keras.tree.map_structure(
+                lambda v: (
+                    strategy.reduce("MEAN", v, axis=None)
+                    if tf_trainer._is_per_replica_instance(v)
+                    else v
+                ),
+                values,
+            )
+        return original(values, strategy, reduction)
+
+    reduce_per_replica._lstmsuite_patched = True
+    tf_trainer.reduce_per_replica = reduce_per_replica
+
+
+def _diverged_message(run: RunDir, where, state) -> str:
+    epoch, batch = where
+    at = f"epoch {epoch + 1}" + (f", batch {batch + 1}" if batch >= 0 else "")
+    done = state.get("epoch", 0)
+    if done:
+        kept = (
+            f"The last good checkpoint (epoch {done}) is kept in {run.last}; "
+            "running the same command again resumes from it."
+        )
+    else:
+        kept = "No epoch had finished, so there is no checkpoint."
+    return (
+        f"Training stopped: the loss became NaN or infinite at {at}. {kept} "
+        "Try a lower training.learning_rate or a training.clipnorm."
+    )
+
+
+def check_resumable(run: RunDir, cfg: Config) -> None:
+    """A run directory can only be resumed with the same model and data."""
+    if not run.config.exists():
+        return
+    try:
+        old = from_dict(type(cfg), _yaml_load(run.config), origin=str(run.config))
+    except ConfigError:
+        return  # an older config layout; the weights load decides
+    old_d, new_d = to_dict(old), to_dict(cfg)
+    diffs = [
+        f"{section}.{k}: {old_d[section][k]!r} -> {new_d[section][k]!r}"
+        for section in ("model", "data")
+        for k in new_d[section]
+        if k in old_d[section]
+        and old_d[section][k] != new_d[section][k]
+        and k not in _RESUME_SAFE
+    ]
+    if diffs and (run.state.exists() or run.backup.exists()):
+        raise ConfigError(
+            f"{run.root} holds a run with a different model or data ("
+            + "; ".join(diffs)
+            + "); use a new --run-dir, or delete this one to start over"
+        )
+
+
+# Keys that may change when a run is resumed (they do not change the weights' shapes
+# or what the data means).
+_RESUME_SAFE = {"batch_size", "shuffle_buffer", "cache", "bucket_boundaries", "path"}
+
+
+# ------------------------------------------------------------------------------- plots
+
+
+def read_history(path: Path) -> dict[str, list[float]]:
+    """history.csv as columns; a resumed run may have logged an epoch twice (killed
+    between the log and the backup), so the last row of each epoch wins."""
+    if not path.exists():
+        return {}
+    rows: dict[int, dict[str, str]] = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            with contextlib.suppress(KeyError, ValueError):
+                rows[int(row["epoch"])] = row
+    epochs = sorted(rows)
+    columns: dict[str, list[float]] = {"epoch": [e + 1 for e in epochs]}
+    for key in rows[epochs[0]] if epochs else {}:
+        if key != "epoch":
+            columns[key] = [_float(rows[e].get(key)) for e in epochs]
+    return columns
+
+
+def plot_curves(history_csv: Path, out_png: Path) -> Path | None:
+    """One panel per metric: training and validation against the epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    history = read_history(Path(history_csv))
+    names = [k for k in history if k not in ("epoch", "learning_rate")]
+    names = [k for k in names if not k.startswith("val_")]
+    if not names:
+        return None
+    fig = Figure(figsize=(5 * len(names), 3.6), dpi=100)
+    FigureCanvasAgg(fig)
+    for i, name in enumerate(names):
+        ax = fig.add_subplot(1, len(names), i + 1)
+        ax.plot(history["epoch"], history[name], "o-", label="training")
+        if f"val_{name}" in history:
+            ax.plot(history["epoch"], history[f"val_{name}"], "o-", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_png)
+    return Path(out_png)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _have_tensorboard() -> bool:
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        print("Note: the tensorboard package is not installed; no TensorBoard logs.")
+        return False
+    return True
+
+
+def _atomic_save(model, path: Path) -> None:
+    tmp = path.with_name(f".saving-{path.name}")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def _write_json(path, obj) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
+    os.replace(tmp, path)
+
+
+def _read_json(path) -> dict[str, Any]:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)
+
+
+def _yaml_load(path: Path) -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+
+
+def _float(text) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return float("nan")

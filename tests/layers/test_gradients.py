@@ -1,0 +1,77 @@
+"""Finite-difference checks of the gradients of every cell.
+
+Float64 where the backend computes in float64 (TensorFlow); JAX without x64 computes
+in float32, so there the step and the tolerance are looser.
+"""
+
+import numpy as np
+import pytest
+
+from layers import CIFGLSTM, GRU, LSTM, LSTMP, LayerNormLSTM, PeepholeLSTM
+from tests.layers.helpers import BACKEND, loss_and_grads, loss_function, to_numpy
+
+if BACKEND == "tensorflow":
+    DTYPE, EPS, RTOL, ATOL = "float64", 1e-6, 1e-5, 1e-8
+else:
+    DTYPE, EPS, RTOL, ATOL = "float32", 1e-2, 2e-2, 2e-3
+
+LAYERS = {
+    "lstm": (LSTM, {}),
+    "peephole": (PeepholeLSTM, {}),
+    "cifg": (CIFGLSTM, {}),
+    "lstmp": (LSTMP, {"proj_units": 2}),
+    "layernorm": (LayerNormLSTM, {}),
+    "gru_reset_after": (GRU, {"reset_after": True}),
+    "gru_reset_before": (GRU, {"reset_after": False}),
+}
+
+
+@pytest.mark.parametrize("variant", list(LAYERS))
+def test_gradients_match_central_differences(variant):
+    layer_class, kwargs = LAYERS[variant]
+    layer = layer_class(
+        3,
+        return_sequences=True,
+        return_state=True,
+        zoneout_hidden=0.25,
+        dtype=DTYPE,
+        **kwargs,
+    )
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 4, 3)).astype(DTYPE)
+    layer.build(x.shape)
+    layer.set_weights(
+        [rng.normal(0.0, 0.7, w.shape).astype(DTYPE) for w in layer.get_weights()]
+    )
+    assert layer(x)[0].dtype == DTYPE
+    _, _, grad_x, grad_weights = loss_and_grads(layer, x)
+    assert len(grad_weights) == len(layer.trainable_variables)
+    loss = loss_function(layer)
+    values = [to_numpy(v) for v in layer.trainable_variables]
+
+    # Inputs: a few entries, including the first and the last time step.
+    for index in [(0, 0, 0), (1, 2, 1), (1, 3, 2), (0, 3, 0)]:
+        plus, minus = x.copy(), x.copy()
+        plus[index] += EPS
+        minus[index] -= EPS
+        numeric = (loss(plus, values) - loss(minus, values)) / (2 * EPS)
+        np.testing.assert_allclose(grad_x[index], numeric, rtol=RTOL, atol=ATOL)
+
+    # Two entries of every weight (kernels, biases, peepholes, norms, projection).
+    for n, (variable, grad) in enumerate(zip(layer.trainable_variables, grad_weights)):
+        value = values[n]
+        for flat in rng.choice(value.size, size=min(2, value.size), replace=False):
+            index = np.unravel_index(flat, value.shape)
+            losses = []
+            for sign in (1, -1):
+                shifted = value.copy()
+                shifted[index] += sign * EPS
+                losses.append(loss(x, values[:n] + [shifted] + values[n + 1 :]))
+            numeric = (losses[0] - losses[1]) / (2 * EPS)
+            np.testing.assert_allclose(
+                grad[index],
+                numeric,
+                rtol=RTOL,
+                atol=ATOL,
+                err_msg=f"{variable.name}{index}",
+            )
