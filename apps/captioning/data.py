@@ -1,0 +1,450 @@
+"""Data sources of the captioning app: named loaders of images and their captions.
+
+    from apps.captioning.data import SOURCES
+
+    data = SOURCES.get("flickr8k")("/data/flickr8k")
+    data["train"].images[0]      # '/data/flickr8k/Flicker8k_Dataset/1000268201_...jpg'
+    data["train"].captions[0]    # the five reference captions of that image
+    data.info["skipped"]         # {'captions_without_image': 0, ...}
+
+Every loader has the signature `(path: str | None = None, **options)` and returns a
+`CaptionData`: a dict "train" / "valid" / "test" -> `CaptionSplit` (the images, as
+file paths, encoded bytes or a uint8 array, and the reference captions of each) with
+an `info` summary. An unknown option is a TypeError naming it; a missing file names
+it; an empty split is a ValueError. Images are only listed here: they are decoded,
+resized and normalized later, inside tf.data (`apps/captioning/pipeline.py`).
+
+Sources:
+
+* `flickr8k`: the Flickr8k layout (see apps/captioning/README.md): the folder
+  `data.path` holds `Flickr8k.token.txt` (`image.jpg#N<TAB>caption`), the split lists
+  `Flickr_8k.trainImages.txt`, `Flickr_8k.devImages.txt`, `Flickr_8k.testImages.txt`
+  (also accepted in a `Flickr8k_text/` subfolder) and the images in
+  `Flicker8k_Dataset/` (the official spelling), `Flickr8k_Dataset/`, `Images/` or
+  `images/`, or the folder the `images` option names. A caption whose image is
+  missing is skipped and counted in `info["skipped"]`, never a crash.
+* `coco`: COCO captions JSON (`captions_train2017.json` style: `images` with
+  `id`/`file_name`, `annotations` with `image_id`/`caption`) and its image folder.
+  Defaults: training from `annotations/captions_train2017.json` + `train2017/`; the
+  images of `annotations/captions_val2017.json` + `val2017/` split 50/50 by an MD5 of
+  the file name into validation and test (COCO's own test set has no captions).
+  Options `train_json`, `train_images`, `eval_json`, `eval_images` (relative to
+  `data.path`) change this; `limit` keeps the first N images of each JSON.
+* `coco_tfds`: TFDS `coco_captions` (Karpathy splits train / val / test) read with
+  `tfds.load(..., data_dir=data.path, download=False)`: for users who have it
+  prepared; a clear error otherwise. The encoded JPEGs are held in memory, so use the
+  `limit` option (images per split) on small machines.
+* `folder`: images plus `captions.tsv` (`relative/path.jpg<TAB>caption`, several lines
+  per image allowed). `train.txt` / `valid.txt` / `test.txt` (relative paths, one a
+  line) define the splits when present; otherwise an MD5 of the path does (80/10/10).
+* `shapes` (the embedded default): synthetic Pillow-drawn scenes, see
+  `apps/captioning/shapes.py`. Options `train`, `valid`, `test` (scene counts),
+  `size` (pixels), `max_shapes`, `seed`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipelines.registry import Registry
+
+SOURCES = Registry("captioning data source")
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass
+class CaptionSplit:
+    """Images and their reference captions, in the same order.
+
+    `images` is a list of file paths (str), a list of encoded image bytes, or a uint8
+    array (N, H, W, 3) of decoded pixels; `names` are for display (file names).
+    """
+
+    images: Any
+    captions: list[list[str]]
+    names: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.captions)
+
+
+class CaptionData(dict):
+    """`{"train": CaptionSplit, "valid": ..., "test": ...}` plus an `info` summary."""
+
+    def __init__(self, splits: dict[str, CaptionSplit], info: dict[str, Any]):
+        super().__init__(splits)
+        self.info = info
+
+
+def _summary(source: str, splits: dict[str, CaptionSplit], **extra) -> dict[str, Any]:
+    for name in SPLITS:
+        if name not in splits or len(splits[name]) == 0:
+            raise ValueError(f"{source}: the {name} split has no images with captions")
+    return {
+        "source": source,
+        "images": {k: len(v) for k, v in splits.items()},
+        "captions": {k: sum(map(len, v.captions)) for k, v in splits.items()},
+        **extra,
+    }
+
+
+def md5_split(key: str, valid: int = 1, test: int = 1, buckets: int = 10) -> str:
+    """Deterministic split of a file by the MD5 of its name (not `hash()`, which
+    Python salts per process)."""
+    bucket = int(hashlib.md5(key.encode("utf-8")).hexdigest(), 16) % buckets
+    return "test" if bucket < test else "valid" if bucket < test + valid else "train"
+
+
+def _need_file(path: Path, what: str) -> Path:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: {what} not found")
+    return path
+
+
+def _folder(path: str | None, source: str) -> Path:
+    if path is None:
+        raise ValueError(f"{source}: set data.path to the data folder")
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: {source} data folder not found")
+    return folder
+
+
+# --------------------------------------------------------------------------- flickr8k
+
+FLICKR_IMAGE_DIRS = (
+    "Flicker8k_Dataset",
+    "Flickr8k_Dataset",
+    "Flickr8k_Dataset/Flicker8k_Dataset",
+    "Images",
+    "images",
+)
+FLICKR_SPLIT_FILES = {
+    "train": "Flickr_8k.trainImages.txt",
+    "valid": "Flickr_8k.devImages.txt",
+    "test": "Flickr_8k.testImages.txt",
+}
+
+
+def _flickr_text(folder: Path, name: str) -> Path:
+    for candidate in (folder / name, folder / "Flickr8k_text" / name):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"{folder / name}: Flickr8k file not found")
+
+
+@SOURCES.register("flickr8k")
+def load_flickr8k(
+    path: str | None = None, images: str | None = None, limit: int | None = None
+) -> CaptionData:
+    """The Flickr8k layout; `images` names the image folder, `limit` keeps the first
+    N images of each split list."""
+    folder = _folder(path, "flickr8k")
+    if images is not None:
+        image_dir = folder / images
+        if not image_dir.is_dir():
+            raise FileNotFoundError(f"{image_dir}: flickr8k image folder not found")
+    else:
+        found = [folder / d for d in FLICKR_IMAGE_DIRS if (folder / d).is_dir()]
+        if not found:
+            raise FileNotFoundError(
+                f"{folder}: no Flickr8k image folder (expected one of "
+                f"{', '.join(FLICKR_IMAGE_DIRS)}, or set data.options.images)"
+            )
+        image_dir = found[0]
+
+    token_file = _flickr_text(folder, "Flickr8k.token.txt")
+    captions: dict[str, list[str]] = defaultdict(list)
+    bad_lines = 0
+    for number, line in enumerate(token_file.read_text(encoding="utf-8").splitlines()):
+        if not line.strip():
+            continue
+        key, sep, caption = line.partition("\t")
+        name = key.rsplit("#", 1)[0].strip()
+        if not sep or not name or not caption.strip():
+            bad_lines += 1
+            if bad_lines <= 3:
+                warnings.warn(
+                    f"{token_file}:{number + 1}: expected image.jpg#N<TAB>caption",
+                    stacklevel=2,
+                )
+            continue
+        captions[name].append(caption.strip())
+
+    skipped = {"captions_without_image": 0, "images_without_caption": 0}
+    skipped["bad_lines"] = bad_lines
+    splits = {}
+    for split, list_name in FLICKR_SPLIT_FILES.items():
+        list_file = _flickr_text(folder, list_name)
+        names = [n.strip() for n in list_file.read_text(encoding="utf-8").split()]
+        names = names[:limit] if limit else names
+        kept = CaptionSplit(images=[], captions=[], names=[])
+        for name in names:
+            if not captions.get(name):
+                skipped["images_without_caption"] += 1
+                continue
+            image = image_dir / name
+            if not image.is_file():
+                skipped["captions_without_image"] += len(captions[name])
+                continue
+            kept.images.append(str(image))
+            kept.captions.append(captions[name])
+            kept.names.append(name)
+        splits[split] = kept
+    if skipped["captions_without_image"]:
+        warnings.warn(
+            f"flickr8k: skipped {skipped['captions_without_image']} captions whose "
+            f"image is missing from {image_dir}",
+            stacklevel=2,
+        )
+    info = _summary("flickr8k", splits, skipped=skipped, image_dir=str(image_dir))
+    return CaptionData(splits, info)
+
+
+# ------------------------------------------------------------------------------- coco
+
+
+def read_coco_json(
+    json_path: Path, image_dir: Path, limit: int | None = None
+) -> tuple[CaptionSplit, dict[str, int]]:
+    """One COCO captions file: (split of the images that have a file and captions,
+    skipped counts)."""
+    try:
+        data = json.loads(_need_file(json_path, "COCO captions file").read_text())
+        files = {int(im["id"]): str(im["file_name"]) for im in data["images"]}
+        pairs = [(int(a["image_id"]), str(a["caption"])) for a in data["annotations"]]
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(
+            f"{json_path}: not a COCO captions file (needs images[].id/file_name and "
+            f"annotations[].image_id/caption): {e!r}"
+        ) from None
+    by_image: dict[int, list[str]] = defaultdict(list)
+    for image_id, caption in pairs:
+        if caption.strip():
+            by_image[image_id].append(caption.strip())
+    skipped = {"captions_without_image": 0, "images_without_caption": 0}
+    split = CaptionSplit(images=[], captions=[], names=[])
+    for image_id in sorted(files)[:limit] if limit else sorted(files):
+        name = files[image_id]
+        if not by_image.get(image_id):
+            skipped["images_without_caption"] += 1
+            continue
+        if not (image_dir / name).is_file():
+            skipped["captions_without_image"] += len(by_image[image_id])
+            continue
+        split.images.append(str(image_dir / name))
+        split.captions.append(by_image[image_id])
+        split.names.append(name)
+    unknown = sum(len(v) for k, v in by_image.items() if k not in files)
+    skipped["captions_without_image"] += unknown
+    return split, skipped
+
+
+def _coco_path(folder: Path, name: str) -> Path:
+    for candidate in (folder / name, folder / "annotations" / name):
+        if candidate.exists():
+            return candidate
+    return folder / name
+
+
+@SOURCES.register("coco")
+def load_coco(
+    path: str | None = None,
+    train_json: str = "captions_train2017.json",
+    train_images: str = "train2017",
+    eval_json: str = "captions_val2017.json",
+    eval_images: str = "val2017",
+    limit: int | None = None,
+) -> CaptionData:
+    """COCO captions JSON + image folders (see the module docstring)."""
+    folder = _folder(path, "coco")
+    train, skipped_train = read_coco_json(
+        _coco_path(folder, train_json), folder / train_images, limit
+    )
+    held_out, skipped_eval = read_coco_json(
+        _coco_path(folder, eval_json), folder / eval_images, limit
+    )
+    splits = {"train": train}
+    for name in ("valid", "test"):
+        keep = [
+            i
+            for i, n in enumerate(held_out.names)
+            if md5_split(n, valid=5, test=5) == name
+        ]
+        splits[name] = CaptionSplit(
+            images=[held_out.images[i] for i in keep],
+            captions=[held_out.captions[i] for i in keep],
+            names=[held_out.names[i] for i in keep],
+        )
+    skipped = {k: skipped_train[k] + skipped_eval[k] for k in skipped_train}
+    return CaptionData(splits, _summary("coco", splits, skipped=skipped))
+
+
+@SOURCES.register("coco_tfds")
+def load_coco_tfds(path: str | None = None, limit: int | None = None) -> CaptionData:
+    """TFDS `coco_captions` from the prepared `data_dir` = `data.path`."""
+    import tensorflow_datasets as tfds
+
+    data_dir = str(Path(path).expanduser()) if path else None
+    hint = (
+        "Prepare it once with `tfds build coco_captions --data_dir DIR` on a machine "
+        "that can download it, or use data.source: coco with the COCO JSON files."
+    )
+    if data_dir and not (Path(data_dir) / "coco_captions").is_dir():
+        # Checked here: tfds.load takes seconds to say the same.
+        raise FileNotFoundError(
+            f"{data_dir}: TFDS coco_captions is not prepared there (no "
+            f"coco_captions/ folder). {hint}"
+        )
+    names = {"train": "train", "valid": "val", "test": "test"}
+    splits = {}
+    for split, tfds_split in names.items():
+        try:
+            ds = tfds.load(
+                "coco_captions",
+                split=tfds_split if not limit else f"{tfds_split}[:{limit}]",
+                data_dir=data_dir,
+                download=False,
+                decoders={"image": tfds.decode.SkipDecoding()},
+            )
+        except Exception as e:  # noqa: BLE001 -- TFDS raises several types
+            raise FileNotFoundError(
+                f"{data_dir or '~/tensorflow_datasets'}: TFDS coco_captions is not "
+                f"prepared there ({type(e).__name__}: {str(e).splitlines()[0][:200]}). "
+                + hint
+            ) from None
+        part = CaptionSplit(images=[], captions=[], names=[])
+        for example in ds.as_numpy_iterator():
+            texts = [t.decode("utf-8") for t in example["captions"]["text"]]
+            part.images.append(bytes(example["image"]))
+            part.captions.append(texts)
+            name = example.get("image/filename", b"")
+            part.names.append(name.decode("utf-8") if isinstance(name, bytes) else "")
+        splits[split] = part
+    return CaptionData(splits, _summary("coco_tfds", splits, data_dir=data_dir))
+
+
+# ----------------------------------------------------------------------------- folder
+
+
+@SOURCES.register("folder")
+def load_folder(path: str | None = None, captions: str = "captions.tsv") -> CaptionData:
+    """Images plus a `captions.tsv` of `relative/path.jpg<TAB>caption` lines."""
+    folder = _folder(path, "folder")
+    tsv = _need_file(folder / captions, "captions file")
+    by_image: dict[str, list[str]] = defaultdict(list)
+    for number, line in enumerate(tsv.read_text(encoding="utf-8").splitlines()):
+        if not line.strip():
+            continue
+        name, sep, caption = line.partition("\t")
+        if not sep or not name.strip() or not caption.strip():
+            raise ValueError(
+                f"{tsv}:{number + 1}: expected relative/path.jpg<TAB>caption, "
+                f"got {line[:80]!r}"
+            )
+        by_image[name.strip()].append(caption.strip())
+    lists = {s: folder / f"{s}.txt" for s in SPLITS}
+    if any(p.exists() for p in lists.values()):
+        split_of = {}
+        for split, list_file in lists.items():
+            for name in _need_file(list_file, "split list").read_text().split():
+                split_of[name] = split
+    else:
+        split_of = {name: md5_split(name) for name in by_image}
+    skipped = {"captions_without_image": 0, "images_not_in_a_split": 0}
+    splits = {s: CaptionSplit(images=[], captions=[], names=[]) for s in SPLITS}
+    for name in sorted(by_image):
+        image = folder / name
+        if not image.is_file():
+            skipped["captions_without_image"] += len(by_image[name])
+            continue
+        if name not in split_of:
+            skipped["images_not_in_a_split"] += 1
+            continue
+        part = splits[split_of[name]]
+        part.images.append(str(image))
+        part.captions.append(by_image[name])
+        part.names.append(name)
+    if skipped["captions_without_image"]:
+        warnings.warn(
+            f"{tsv}: skipped {skipped['captions_without_image']} captions whose "
+            "image is missing",
+            stacklevel=2,
+        )
+    return CaptionData(splits, _summary("folder", splits, skipped=skipped))
+
+
+# ----------------------------------------------------------------------------- shapes
+
+
+@SOURCES.register("shapes")
+def load_shapes(
+    path: str | None = None,
+    train: int = 6000,
+    valid: int = 500,
+    test: int = 500,
+    size: int = 64,
+    max_shapes: int = 3,
+    seed: int = 0,
+) -> CaptionData:
+    """Synthetic scenes (see apps/captioning/shapes.py); `path` is not used."""
+    from apps.captioning.shapes import SPLIT_SEEDS, render_split
+
+    counts = {"train": train, "valid": valid, "test": test}
+    splits = {}
+    for split, count in counts.items():
+        images, captions, _ = render_split(
+            count,
+            seed=SPLIT_SEEDS[split] + 1000 * seed,
+            size=size,
+            max_shapes=max_shapes,
+        )
+        names = [f"{split}-{i:05d}" for i in range(count)]
+        splits[split] = CaptionSplit(images=images, captions=captions, names=names)
+    return CaptionData(splits, _summary("shapes", splits, synthetic=True))
+
+
+def load(data_cfg) -> CaptionData:
+    """The configured source, with config-level error messages."""
+    from pipelines.config import ConfigError
+
+    try:
+        loader = SOURCES.get(data_cfg.source)
+    except ValueError as e:
+        raise ConfigError(f"data.source: {e}") from None
+    try:
+        return loader(data_cfg.path, **data_cfg.options)
+    except TypeError as e:
+        raise ConfigError(f"data.options: {e}") from None
+
+
+def cache_dir() -> Path:
+    """`$LSTMSUITE_CACHE`, else `$XDG_CACHE_HOME/lstmsuite`, else ~/.cache/lstmsuite."""
+    if os.environ.get("LSTMSUITE_CACHE"):
+        return Path(os.environ["LSTMSUITE_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "lstmsuite"
+
+
+def fingerprint(split: CaptionSplit) -> str:
+    """A short hash of a split's images (paths and sizes/mtimes, or pixels)."""
+    digest = hashlib.md5()
+    if isinstance(split.images, np.ndarray):
+        digest.update(split.images.tobytes())
+    else:
+        for image in split.images:
+            if isinstance(image, bytes):
+                digest.update(hashlib.md5(image).digest())
+            else:
+                stat = os.stat(image)
+                digest.update(f"{image}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
