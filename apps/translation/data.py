@@ -1,0 +1,230 @@
+"""Data sources of the translation application: named loaders of sentence pairs.
+
+    from apps.translation.data import SOURCES
+
+    pairs = SOURCES.get("tsv")("../shared/data/anki/fra.txt")
+    pairs["test"].sources[0], pairs["test"].targets[0]   # "Go.", "Va !"
+    pairs.info                                           # counts per split
+
+Every loader has the signature `(path: str | None = None, **options)` and returns a
+`PairSplits`: a dict mapping "train", "valid" and "test" to `Pairs` (two aligned
+lists of raw strings, source and target), with an `info` dict. An unknown option is
+a TypeError naming it, a missing file a FileNotFoundError naming it, and a source
+that yields no pairs a ValueError.
+
+Sources:
+
+* `tsv`: sentence pairs as published for Anki by manythings.org (Tatoeba):
+  `source<TAB>target[<TAB>attribution]`, UTF-8, one pair a line; the attribution
+  column is ignored, blank lines are skipped, a line without a tab is an error
+  naming the file and line. Option `reverse: true` translates from the second
+  column to the first. The split is the rule of `../shared/data/README.md`, on the
+  *first* column whatever the direction: md5(first) % 20 == 0 is test, == 1 is
+  validation, else training, so every translation of one sentence stays in one split
+  and a reversed run is tested on the same pairs.
+* `parallel_text`: two line-aligned plain-text files, options `source` and `target`
+  (paths, relative to `path` when it is given). Split by the same md5 rule on the
+  source line, unless `valid_source`/`valid_target` and `test_source`/`test_target`
+  name separate files.
+* `tfds`: a TensorFlow Datasets translation builder (`name`, e.g.
+  `ted_hrlr_translate/pt_to_en` or `wmt14_translate/fr-en`) already prepared under
+  `path` (its `data_dir`); `source_language`/`target_language` pick the features
+  (default: the builder's supervised keys), `limit` caps the pairs per split. It
+  never downloads: unprepared data is a FileNotFoundError that says how to prepare
+  it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipelines.registry import Registry
+
+SOURCES = Registry("translation data source")
+
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass
+class Pairs:
+    """Aligned source and target sentences of one split."""
+
+    sources: list[str] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def append(self, source: str, target: str) -> None:
+        self.sources.append(source)
+        self.targets.append(target)
+
+
+class PairSplits(dict):
+    """{"train": Pairs, "valid": Pairs, "test": Pairs} plus an `info` dict."""
+
+    def __init__(self, splits: dict[str, Pairs], info: dict | None = None):
+        super().__init__(splits)
+        self.info = {"pairs": {k: len(v) for k, v in splits.items()}, **(info or {})}
+
+
+def split_of(key: str) -> str:
+    """The split of a pair whose splitting sentence (the English side of the Anki
+    file) is `key`: the rule of ../shared/data/README.md."""
+    bucket = int(hashlib.md5(key.encode("utf-8")).hexdigest(), 16) % 20
+    return "test" if bucket == 0 else "valid" if bucket == 1 else "train"
+
+
+def _finish(splits: dict[str, Pairs], where: str, info=None) -> PairSplits:
+    if not any(len(p) for p in splits.values()):
+        raise ValueError(f"{where}: no sentence pairs found")
+    return PairSplits({s: splits.get(s, Pairs()) for s in SPLITS}, info)
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"{path}: not UTF-8 text ({e.reason} at byte {e.start})"
+        ) from None
+
+
+def _require(path: str | Path | None, what: str) -> Path:
+    if path is None:
+        raise FileNotFoundError(f"the {what} source needs data.path")
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+    return path
+
+
+# ------------------------------------------------------------------------------ tsv
+
+
+@SOURCES.register("tsv")
+def load_tsv(path: str | None = None, *, reverse: bool = False) -> PairSplits:
+    """Anki/manythings `source<TAB>target[<TAB>attribution]` file."""
+    file = _require(path, "tsv")
+    splits = {s: Pairs() for s in SPLITS}
+    for number, line in enumerate(_read_lines(file), start=1):
+        if not line.strip():
+            continue
+        columns = line.split("\t")
+        if len(columns) < 2:
+            raise ValueError(
+                f"{file}:{number}: expected source<TAB>target, found no tab: "
+                f"{line[:60]!r}"
+            )
+        first, second = columns[0].strip(), columns[1].strip()
+        pair = (second, first) if reverse else (first, second)
+        splits[split_of(first)].append(*pair)
+    return _finish(splits, str(file), {"reverse": reverse})
+
+
+# -------------------------------------------------------------------- parallel_text
+
+
+@SOURCES.register("parallel_text")
+def load_parallel_text(
+    path: str | None = None,
+    *,
+    source: str,
+    target: str,
+    valid_source: str | None = None,
+    valid_target: str | None = None,
+    test_source: str | None = None,
+    test_target: str | None = None,
+) -> PairSplits:
+    """Two line-aligned files (and optionally separate validation/test files)."""
+    base = Path(path) if path else Path(".")
+
+    def read_pair(src: str, tgt: str) -> Pairs:
+        src_file, tgt_file = _require(base / src, "parallel_text"), base / tgt
+        _require(tgt_file, "parallel_text")
+        src_lines, tgt_lines = _read_lines(src_file), _read_lines(tgt_file)
+        if len(src_lines) != len(tgt_lines):
+            raise ValueError(
+                f"{src_file} has {len(src_lines)} lines but {tgt_file} has "
+                f"{len(tgt_lines)}; the files must be line-aligned"
+            )
+        pairs = Pairs()
+        for s, t in zip(src_lines, tgt_lines):
+            if s.strip() and t.strip():
+                pairs.append(s.strip(), t.strip())
+        return pairs
+
+    explicit = {
+        "valid": (valid_source, valid_target),
+        "test": (test_source, test_target),
+    }
+    for split, (s, t) in explicit.items():
+        if (s is None) != (t is None):
+            raise TypeError(f"give both {split}_source and {split}_target, or neither")
+    main = read_pair(source, target)
+    if all(s is not None for s, _ in explicit.values()):
+        splits = {"train": main}
+        splits.update({k: read_pair(s, t) for k, (s, t) in explicit.items()})
+    else:
+        splits = {s: Pairs() for s in SPLITS}
+        for s, t in zip(main.sources, main.targets):
+            splits[split_of(s)].append(s, t)
+        for split, (s, t) in explicit.items():
+            if s is not None:
+                splits[split] = read_pair(s, t)
+    return _finish(splits, f"{base / source} + {base / target}")
+
+
+# ----------------------------------------------------------------------------- tfds
+
+TFDS_SPLITS = {"train": "train", "valid": "validation", "test": "test"}
+
+
+@SOURCES.register("tfds")
+def load_tfds(
+    path: str | None = None,
+    *,
+    name: str,
+    source_language: str | None = None,
+    target_language: str | None = None,
+    limit: int | None = None,
+) -> PairSplits:
+    """A prepared TFDS translation dataset under `path` (its data_dir)."""
+    import tensorflow_datasets as tfds
+
+    data_dir = str(Path(path).expanduser()) if path else None
+    prepare = (
+        f"prepare it once with `tfds build {name}"
+        + (f" --data_dir {data_dir}`" if data_dir else "`")
+        + " (or tfds.builder(name, data_dir=...).download_and_prepare()), then "
+        "set data.path to that data_dir"
+    )
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except Exception as e:  # noqa: BLE001 -- tfds raises many types for a bad name
+        raise ValueError(
+            f"data.options.name: unknown TFDS dataset {name!r}: {e}"
+        ) from None
+    if not builder.is_prepared():
+        where = data_dir or "the default TFDS data_dir"
+        raise FileNotFoundError(
+            f"TFDS dataset {name} is not prepared in {where}; {prepare}. "
+            "lstmsuite never downloads data itself."
+        )
+    keys = builder.info.supervised_keys or (None, None)
+    src_key, tgt_key = source_language or keys[0], target_language or keys[1]
+    splits: dict[str, Pairs] = {}
+    for ours, theirs in TFDS_SPLITS.items():
+        if theirs not in builder.info.splits:
+            continue
+        ds = tfds.load(name, split=theirs, data_dir=data_dir, download=False)
+        if limit:
+            ds = ds.take(limit)
+        pairs = Pairs()
+        for example in ds.batch(4096).as_numpy_iterator():
+            for s, t in zip(example[src_key], example[tgt_key]):
+                pairs.append(s.decode("utf-8").strip(), t.decode("utf-8").strip())
+        splits[ours] = pairs
+    return _finish(splits, f"TFDS {name}", {"tfds": name})
