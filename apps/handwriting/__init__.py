@@ -1,0 +1,1 @@
+"""Handwriting recognition: CNN + bidirectional LSTM read text lines (CTC)."""

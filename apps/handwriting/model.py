@@ -1,0 +1,189 @@
+"""The handwriting model: CNN features per column, bidirectional LSTMs, CTC.
+
+    lstmsuite train handwriting --config configs/handwriting/digits_lines.yaml \
+        --set model.cell=gru --set model.num_layers=3
+
+inputs: image (B, H, W, 1) and width (B,), the real width of each padded image.
+
+    image -> [Conv 3x3 -> BatchNorm -> ReLU -> ColumnMask -> MaxPool] x blocks
+          -> columns as frames (B, T, H' * C) -> Dense -> dropout
+          -> [Bidirectional(cell)] x num_layers (masked beyond each image's frames)
+          -> dropout -> Dense(classes) -> log-softmax (B, T, classes)
+
+`model.conv_pools` gives each block's (height, width) pooling; the product of the
+widths is the horizontal downsampling (4 by default: T = ceil(W / 4)), which the
+data pipeline uses to count each image's frames. Class 0 is the CTC blank.
+
+Padding never leaks into a real image's frames: `ColumnMask` zeroes every column
+beyond an image's width after each convolution (ReLU outputs are >= 0, so a max
+pool over a real and a zeroed column equals the pool of the real one alone, as
+without padding), and the recurrent layers are masked beyond its frames (the
+backward direction starts at the image's own last frame).
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+from layers import get_layer_class
+
+PACKAGE = "lstmsuite_handwriting"
+
+
+def downsampling(model_cfg) -> int:
+    """How many image columns make one output frame."""
+    return math.prod(int(pool[1]) for pool in model_cfg.conv_pools)
+
+
+def check_model_config(model_cfg, height: int) -> None:
+    """Errors that name the config key before Keras fails somewhere deep."""
+    from pipelines.config import ConfigError
+
+    pools = model_cfg.conv_pools
+    if len(pools) != len(model_cfg.conv_filters):
+        raise ConfigError(
+            f"model.conv_pools: one (height, width) pair per conv block: "
+            f"{len(model_cfg.conv_filters)} conv_filters but {len(pools)} pools"
+        )
+    for i, pool in enumerate(pools):
+        if len(pool) != 2 or min(pool) < 1:
+            raise ConfigError(
+                f"model.conv_pools[{i}]: expected [height, width] >= 1, got {pool}"
+            )
+    if math.prod(p[0] for p in pools) > height:
+        raise ConfigError(
+            f"model.conv_pools: the pools shrink the height by more than "
+            f"data.height={height}"
+        )
+
+
+def build_model(model_cfg, height: int, num_classes: int, seed: int = 0):
+    """A functional model {"image", "width"} -> per-frame log-probabilities."""
+    check_model_config(model_cfg, height)
+    image = keras.Input((height, None, 1), name="image")
+    width = keras.Input((), dtype="int32", name="width")
+    x, stride, rows = image, 1, height
+    for i, (filters, pool) in enumerate(
+        zip(model_cfg.conv_filters, model_cfg.conv_pools)
+    ):
+        for j in range(model_cfg.convs_per_block):
+            x = keras.layers.Conv2D(
+                filters, 3, padding="same", use_bias=False, name=f"conv{i}_{j}"
+            )(x)
+            x = keras.layers.BatchNormalization(name=f"bn{i}_{j}")(x)
+            x = keras.layers.ReLU()(x)
+            x = ColumnMask(stride, name=f"mask{i}_{j}")([x, width])
+        if tuple(pool) != (1, 1):
+            x = keras.layers.MaxPooling2D(tuple(pool), padding="same")(x)
+            stride *= pool[1]
+            rows = -(-rows // pool[0])
+    # Every column becomes one frame: (B, H', T, C) -> (B, T, H' * C).
+    x = keras.layers.Permute((2, 1, 3))(x)
+    x = keras.layers.Reshape((-1, rows * model_cfg.conv_filters[-1]))(x)
+    if model_cfg.feature_units:
+        x = keras.layers.Dense(model_cfg.feature_units, activation="relu")(x)
+    if model_cfg.feature_dropout:
+        x = keras.layers.Dropout(model_cfg.feature_dropout, seed=seed)(x)
+    mask = FrameMask(stride, name="frame_mask")([x, width])
+
+    layer_class = get_layer_class(model_cfg.cell)
+    for k in range(model_cfg.num_layers):
+        recurrent = layer_class(
+            model_cfg.units,
+            return_sequences=True,
+            dropout=model_cfg.dropout,
+            recurrent_dropout=model_cfg.recurrent_dropout,
+            seed=seed + 10 * k,
+            **model_cfg.cell_options,
+        )
+        y = keras.layers.Bidirectional(recurrent, name=f"birnn{k}")(x, mask=mask)
+        x = keras.layers.Add()([x, y]) if _residual(model_cfg, x, y) else y
+        if model_cfg.inter_layer_dropout and k < model_cfg.num_layers - 1:
+            x = keras.layers.Dropout(model_cfg.inter_layer_dropout, seed=seed + k)(x)
+    if model_cfg.output_dropout:
+        x = keras.layers.Dropout(model_cfg.output_dropout, seed=seed + 99)(x)
+    logits = keras.layers.Dense(num_classes, dtype="float32", name="classes")(x)
+    log_probs = LogSoftmax(name="log_probs")(logits)
+    return keras.Model(
+        {"image": image, "width": width}, log_probs, name=f"ctc_{model_cfg.cell}"
+    )
+
+
+def _residual(model_cfg, x, y) -> bool:
+    return model_cfg.residual and x.shape[-1] == y.shape[-1]
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ColumnMask(keras.layers.Layer):
+    """Zeroes the columns of (B, H, W, C) features beyond each image's real width
+    (`ceil(width / stride)` at this resolution)."""
+
+    def __init__(self, stride: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.stride = int(stride)
+
+    def call(self, inputs):
+        x, width = inputs
+        valid = -(-ops.cast(width, "int32") // self.stride)
+        columns = ops.arange(ops.shape(x)[2], dtype="int32")
+        keep = ops.cast(columns[None, :] < valid[:, None], x.dtype)
+        return x * keep[:, None, :, None]
+
+    def get_config(self):
+        return {**super().get_config(), "stride": self.stride}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class FrameMask(keras.layers.Layer):
+    """(frames (B, T, F), width (B,)) -> boolean (B, T): the frames of the image."""
+
+    def __init__(self, stride: int = 4, **kwargs):
+        super().__init__(**kwargs)
+        self.stride = int(stride)
+
+    def call(self, inputs):
+        frames, width = inputs
+        valid = -(-ops.cast(width, "int32") // self.stride)
+        steps = ops.arange(ops.shape(frames)[1], dtype="int32")
+        return steps[None, :] < valid[:, None]
+
+    def compute_output_spec(self, inputs):
+        frames = inputs[0]
+        return keras.KerasTensor(frames.shape[:2], dtype="bool")
+
+    def get_config(self):
+        return {**super().get_config(), "stride": self.stride}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class LogSoftmax(keras.layers.Layer):
+    """Log-softmax over classes that ends the recurrent layers' mask here: the loss
+    gets one value per line, and a (B, T) mask would be broadcast against it."""
+
+    def call(self, logits):
+        return ops.log_softmax(logits, axis=-1)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return None
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class CTCLoss(keras.losses.Loss):
+    """CTC loss of per-frame log-probabilities against a target row
+    `[frames, label_1, ..., label_n, 0, ...]` (labels 1..V, 0 = padding/blank).
+
+    One value per line: -log p(labels | image), summed over the line's frames,
+    averaged over the batch.
+    """
+
+    def __init__(self, name="ctc", reduction="sum_over_batch_size", **kwargs):
+        super().__init__(name=name, reduction=reduction, **kwargs)
+
+    def call(self, y_true, y_pred):
+        y_true = ops.cast(y_true, "int32")
+        frames, labels = y_true[:, 0], y_true[:, 1:]
+        label_length = ops.sum(ops.cast(labels > 0, "int32"), axis=1)
+        return ops.ctc_loss(labels, y_pred, label_length, frames, mask_index=0)
