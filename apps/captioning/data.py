@@ -415,16 +415,9 @@ def load_shapes(
 
 def load(data_cfg) -> CaptionData:
     """The configured source, with config-level error messages."""
-    from pipelines.config import ConfigError
+    from pipelines.config import load_source
 
-    try:
-        loader = SOURCES.get(data_cfg.source)
-    except ValueError as e:
-        raise ConfigError(f"data.source: {e}") from None
-    try:
-        return loader(data_cfg.path, **data_cfg.options)
-    except TypeError as e:
-        raise ConfigError(f"data.options: {e}") from None
+    return load_source(SOURCES, data_cfg)
 
 
 def cache_dir() -> Path:

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from pipelines.config import Config, ConfigError, DataConfig, ModelConfig
+from pipelines.config import Config, ConfigError, DataConfig, ModelConfig, load_source
 from pipelines.registry import APPS, App
 
 ALPHABET_FILE = "alphabet.json"
@@ -90,16 +90,7 @@ def load_splits(data_cfg: HandwritingDataConfig):
             "data.max_length: lines cannot be cropped (their text would no longer "
             "match); use data.max_width to limit image widths"
         )
-    try:
-        loader = SOURCES.get(data_cfg.source)
-    except ValueError as e:
-        raise ConfigError(f"data.source: {e}") from None
-    try:
-        splits = loader(data_cfg.path, **data_cfg.options)
-    except TypeError as e:
-        raise ConfigError(f"data.options: {e}") from None
-    except FileNotFoundError as e:
-        raise ConfigError(f"data.path: {e}") from None
+    splits = load_source(SOURCES, data_cfg)
     skipped = splits.info.get("skipped") or []
     if skipped:
         print(f"{splits.info['source']}: {len(skipped)} unreadable images skipped")

@@ -24,6 +24,7 @@ from pipelines.config import (
     ConfigError,
     DataConfig,
     ModelConfig,
+    load_source,
 )
 from pipelines.registry import APPS, BENCHMARKS, App
 
@@ -71,16 +72,7 @@ def load_rolls(data_cfg: MusicDataConfig) -> dict[str, list[np.ndarray]]:
     """The piano rolls of every split, from the configured source."""
     from apps.music.data import SOURCES
 
-    try:
-        loader = SOURCES.get(data_cfg.source)
-    except ValueError as e:
-        raise ConfigError(f"data.source: {e}") from None
-    try:
-        return loader(data_cfg.path, **data_cfg.options)
-    except TypeError as e:
-        raise ConfigError(f"data.options: {e}") from None
-    except FileNotFoundError as e:
-        raise ConfigError(f"data.path: {e}") from None
+    return load_source(SOURCES, data_cfg)
 
 
 @APPS.register("music")

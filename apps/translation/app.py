@@ -36,6 +36,7 @@ from pipelines.config import (
     DataConfig,
     ModelConfig,
     TrainingConfig,
+    load_source,
 )
 from pipelines.registry import APPS, App
 
@@ -104,14 +105,7 @@ def load_pairs(data_cfg: TranslationDataConfig):
     """The sentence pairs of every split, from the configured source."""
     from apps.translation.data import SOURCES
 
-    try:
-        loader = SOURCES.get(data_cfg.source)
-    except ValueError as e:
-        raise ConfigError(f"data.source: {e}") from None
-    try:
-        return loader(data_cfg.path, **data_cfg.options)
-    except TypeError as e:
-        raise ConfigError(f"data.options: {e}") from None
+    return load_source(SOURCES, data_cfg)
 
 
 def tokenizers(cfg: TranslationConfig, train_pairs, run_dir) -> tuple[Any, Any]:
