@@ -77,10 +77,9 @@ class LSTM(RecurrentLayer):
     """Long Short-Term Memory layer (Hochreiter and Schmidhuber 1997).
 
     A drop-in for `keras.layers.LSTM` with the same weights, plus
-    `recurrent_dropout_mode`, zoneout and `cell_clip`. The input projection of all
-    time steps is one matmul before the loop; on a GPU with the TensorFlow backend
-    the configuration cuDNN computes (tanh/sigmoid, no recurrent dropout, zoneout
-    or clipping, not unrolled) runs on the cuDNN kernel.
+    `recurrent_dropout_mode`, zoneout and `cell_clip`. On a GPU with the
+    TensorFlow backend the configuration cuDNN computes (tanh/sigmoid, no recurrent
+    dropout, zoneout or clipping, not unrolled) runs on the cuDNN kernel.
 
     Args:
         units: Positive integer, dimensionality of the output space.
