@@ -9,7 +9,7 @@ serialization under the package name "lstmsuite", so models that use them load w
 """
 
 from layers.cifg_lstm import CIFGLSTM, CIFGLSTMCell
-from layers.deep_lstm import CELLS, DeepLSTM, get_layer_class
+from layers.deep_lstm import CELLS, DeepLSTM, get_layer_class, recurrent_stack
 from layers.gru import GRU, GRUCell
 from layers.layer_norm_lstm import LayerNormLSTM, LayerNormLSTMCell
 from layers.lstm import LSTM, LSTMCell
@@ -32,4 +32,5 @@ __all__ = [
     "PeepholeLSTM",
     "PeepholeLSTMCell",
     "get_layer_class",
+    "recurrent_stack",
 ]

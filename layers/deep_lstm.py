@@ -46,6 +46,27 @@ def get_layer_class(cell: str):
     return CELLS[cell]
 
 
+def recurrent_stack(
+    units, num_layers=1, cell="lstm", residual=False, inter_layer_dropout=0.0, **kwargs
+):
+    """The recurrent layer for a (cell, depth) choice, as app configs state it.
+
+    One layer needs no stack: it is the cell's own sequence layer (same weights as a
+    `keras.layers.LSTM`/`GRU` where those apply); deeper ones are a `DeepLSTM`.
+    `kwargs` go to the layer (`return_sequences`, dropout, `seed`, `name`, ...).
+    """
+    if num_layers == 1:
+        return get_layer_class(cell)(units, **kwargs)
+    return DeepLSTM(
+        units,
+        num_layers=num_layers,
+        cell=cell,
+        residual=residual,
+        inter_layer_dropout=inter_layer_dropout,
+        **kwargs,
+    )
+
+
 @keras.saving.register_keras_serializable(package="lstmsuite")
 class DeepLSTM(keras.layers.Layer):
     """A stack of `num_layers` recurrent layers of one cell type.

@@ -30,7 +30,7 @@ from keras import ops
 
 from apps.captioning.attention import SoftAttentionRNN
 from apps.captioning.encoder import build_encoder
-from layers import DeepLSTM, get_layer_class
+from layers import recurrent_stack
 
 
 @keras.saving.register_keras_serializable(package="lstmsuite")
@@ -113,25 +113,18 @@ class CaptionNet:
             state_sizes = decoder.state_size
             pool = keras.layers.GlobalAveragePooling1D(name="pool")
         else:
-            if m.num_layers == 1:
-                decoder = get_layer_class(m.cell)(
-                    m.units, return_sequences=True, return_state=True, **cell_kwargs
-                )
-                state_sizes = list(decoder.cell.state_size)
-            else:
-                decoder = DeepLSTM(
-                    m.units,
-                    num_layers=m.num_layers,
-                    cell=m.cell,
-                    residual=m.residual,
-                    inter_layer_dropout=m.inter_layer_dropout,
-                    return_sequences=True,
-                    return_state=True,
-                    **cell_kwargs,
-                )
-                state_sizes = [
-                    s for layer in decoder.rnn_layers for s in layer.cell.state_size
-                ]
+            decoder = recurrent_stack(
+                m.units,
+                num_layers=m.num_layers,
+                cell=m.cell,
+                residual=m.residual,
+                inter_layer_dropout=m.inter_layer_dropout,
+                return_sequences=True,
+                return_state=True,
+                **cell_kwargs,
+            )
+            stack = getattr(decoder, "rnn_layers", [decoder])
+            state_sizes = [s for layer in stack for s in layer.cell.state_size]
             pool = (
                 keras.layers.Flatten(name="pool")
                 if m.pooling == "flatten"

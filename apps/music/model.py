@@ -2,8 +2,8 @@
 
     lstmsuite train music --config configs/music/bach.yaml --set model.cell=gru
 
-frames (B, T, 88) -> [dropout] -> DeepLSTM(cell, units, num_layers, ...) -> [dropout]
--> Dense(88, sigmoid): the probability that each key sounds in the next frame.
+frames (B, T, 88) -> [dropout] -> recurrent_stack(cell, units, num_layers, ...)
+-> [dropout] -> Dense(88, sigmoid): the probability that each key sounds next.
 
 The network only looks backwards (no bidirectional layer, no attention to the future),
 so output t depends on frames 0..t only. Padding is at the end of a sequence, which
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import keras
 
-from layers import DeepLSTM, get_layer_class
+from layers import recurrent_stack
 
 NUM_KEYS = 88
 
@@ -32,20 +32,15 @@ def build_model(model_cfg, seed: int = 0) -> keras.Model:
         name="recurrent",
         **model_cfg.cell_options,
     )
-    if model_cfg.num_layers == 1:
-        # One layer needs no stack: the cell's own sequence layer (same weights).
-        layer_class = get_layer_class(model_cfg.cell)
-        x = layer_class(model_cfg.units, return_sequences=True, **cell_kwargs)(x)
-    else:
-        x = DeepLSTM(
-            model_cfg.units,
-            num_layers=model_cfg.num_layers,
-            cell=model_cfg.cell,
-            residual=model_cfg.residual,
-            inter_layer_dropout=model_cfg.inter_layer_dropout,
-            return_sequences=True,
-            **cell_kwargs,
-        )(x)
+    x = recurrent_stack(
+        model_cfg.units,
+        num_layers=model_cfg.num_layers,
+        cell=model_cfg.cell,
+        residual=model_cfg.residual,
+        inter_layer_dropout=model_cfg.inter_layer_dropout,
+        return_sequences=True,
+        **cell_kwargs,
+    )(x)
     if model_cfg.output_dropout:
         x = keras.layers.Dropout(model_cfg.output_dropout, seed=seed + 1)(x)
     # float32 output even under a mixed-precision policy: the NLL needs it.
