@@ -223,6 +223,19 @@ def test_shapes_are_deterministic_and_captioned_from_the_scene():
 # -------------------------------------------------------------------------- pipeline
 
 
+def test_a_corrupt_image_file_stops_the_pipeline_with_its_name(tmp_path):
+    import tensorflow as tf
+
+    from apps.captioning.pipeline import image_dataset
+
+    write_image(tmp_path / "good.png", 0)
+    (tmp_path / "bad.jpg").write_bytes(b"<html>not found</html>")
+    paths = [str(tmp_path / "good.png"), str(tmp_path / "bad.jpg")]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"bad\.jpg: not a JPEG"):
+        list(image_dataset(paths, 8).as_numpy_iterator())
+    assert len(list(image_dataset(paths[:1], 8).as_numpy_iterator())) == 1
+
+
 def test_pipeline_batches_pad_per_batch_and_sample_captions(tmp_path):
     from apps.captioning.config import CaptionDataConfig
     from apps.captioning.data import load_flickr8k
