@@ -178,7 +178,9 @@ class NaNGuard(keras.callbacks.Callback):
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stops training at the end of the first epoch that ends past the budget."""
+    """Stops training at the end of an epoch once the next epoch would not end
+    within the budget (judged by the mean epoch time so far), so that a run stays
+    inside "trained in at most N minutes" instead of overrunning by one epoch."""
 
     def __init__(self, minutes: float):
         super().__init__()
@@ -187,9 +189,12 @@ class TimeBudget(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.started = time.time()
+        self.epochs_done = 0
 
     def on_epoch_end(self, epoch, logs=None):
-        if time.time() - self.started >= self.seconds:
+        self.epochs_done += 1
+        elapsed = time.time() - self.started
+        if elapsed + elapsed / self.epochs_done > self.seconds:
             self.spent = True
             self.model.stop_training = True
 

@@ -51,12 +51,28 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     assert json.loads(run.metrics.read_text())["status"] == "diverged"
 
 
-def test_time_budget_stops_after_the_epoch_that_spends_it(tmp_path):
+def test_time_budget_stops_before_an_epoch_that_would_overrun(tmp_path):
     app, cfg = toy("training.epochs=5", "training.max_minutes=0.0001")
     summary = app.train(cfg, tmp_path)
     assert summary["status"] == "time_budget"
     assert summary["epochs_completed"] == 1
     assert RunDir(tmp_path).best.exists()
+
+
+def test_time_budget_stops_when_the_next_epoch_would_not_fit():
+    from types import SimpleNamespace
+
+    from pipelines.training import TimeBudget
+
+    budget = TimeBudget(minutes=10)
+    budget.set_model(SimpleNamespace(stop_training=False))
+    budget.on_train_begin()
+    budget.started = time.time() - 4 * 60  # first epoch took 4 min: 8 < 10, go on
+    budget.on_epoch_end(0)
+    assert not budget.model.stop_training
+    budget.started = time.time() - 8 * 60  # mean 4 min: 12 > 10, stop now
+    budget.on_epoch_end(1)
+    assert budget.model.stop_training and budget.spent
 
 
 def test_resuming_with_another_model_is_refused(tmp_path):
