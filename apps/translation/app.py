@@ -62,8 +62,12 @@ class TranslationModelConfig(ModelConfig):
     embedding_dim: int = 256
     bidirectional: bool = True
     decoder_layers: int | None = None  # None: the same as num_layers
-    attention: Literal["luong", "bahdanau"] = "luong"  # multiplicative | additive
+    attention: Literal["luong", "bahdanau"] = "bahdanau"  # multiplicative | additive
     attention_units: int = 256  # the additive score's hidden width
+    # Start the decoder from a tanh projection of the encoder's final states (True)
+    # or from zeros (False: the source reaches the decoder only through attention,
+    # which keeps the attention from collapsing; see apps/translation/README.md).
+    bridge: bool = False
     embedding_dropout: float = 0.0
     output_dropout: float = 0.0
     max_output_length: int = 64  # inference never decodes longer than this

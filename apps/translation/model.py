@@ -3,8 +3,8 @@
     lstmsuite train translation --config configs/translation/anki_fra.yaml
 
     source ids (B, S) -> Embedding -> [Bidirectional] recurrent stack (layers/)
-                      -> memory (B, S, 2U), final states -> Dense bridge
-    target ids (B, T) -> Embedding -> recurrent stack (initial state: the bridge)
+                      -> memory (B, S, 2U), final states -> Dense bridge (optional)
+    target ids (B, T) -> Embedding -> recurrent stack (initial state: bridge or zeros)
                       -> attention over the memory (padded source masked)
                       -> tanh(W [context; h]) -> Dense(V) logits (B, T, V)
 
@@ -38,7 +38,9 @@ from layers import get_layer_class
 class Translator(keras.Model):
     """Args: vocabulary sizes, `embedding_dim`, `units` (per direction in the
     encoder), `encoder_layers` / `decoder_layers`, `cell` (a `layers.CELLS` key),
-    `bidirectional`, `attention` (`luong` | `bahdanau`), dropout rates,
+    `bidirectional`, `attention` (`luong` | `bahdanau`), `bridge` (start the decoder
+    from a tanh projection of the encoder's final states, else from zeros), dropout
+    rates,
     `cell_options` (extra cell arguments), `max_output_length` (inference cap)."""
 
     def __init__(
@@ -53,6 +55,7 @@ class Translator(keras.Model):
         bidirectional: bool = True,
         attention: str = "luong",
         attention_units: int = 256,
+        bridge: bool = True,
         embedding_dropout: float = 0.0,
         output_dropout: float = 0.0,
         dropout: float = 0.0,
@@ -76,6 +79,7 @@ class Translator(keras.Model):
             bidirectional=bidirectional,
             attention=attention,
             attention_units=attention_units,
+            bridge=bridge,
             embedding_dropout=embedding_dropout,
             output_dropout=output_dropout,
             dropout=dropout,
@@ -85,6 +89,7 @@ class Translator(keras.Model):
             seed=seed,
         )
         self.bidirectional = bidirectional
+        self.bridge = bridge
         self.max_output_length = max_output_length
         self.source_tokenizer = Tokenizer(source_vocab, source_model, name="source_tok")
         self.target_tokenizer = Tokenizer(target_vocab, target_model, name="target_tok")
@@ -126,13 +131,15 @@ class Translator(keras.Model):
         # One tanh bridge per decoder layer and state (h, c for LSTMs): the decoder
         # starts from a summary of the source instead of zeros.
         state_sizes = self.decoder[0].cell.state_size
-        state_sizes = state_sizes if isinstance(state_sizes, list) else [state_sizes]
+        self.state_sizes = (
+            state_sizes if isinstance(state_sizes, list) else [state_sizes]
+        )
         self.bridges = [
             [
                 keras.layers.Dense(size, activation="tanh", name=f"bridge_{i}_{j}")
-                for j, size in enumerate(state_sizes)
+                for j, size in enumerate(self.state_sizes)
             ]
-            for i in range(decoder_layers)
+            for i in range(decoder_layers if bridge else 0)
         ]
         self.attention = Attention(attention, attention_units, name="attention")
         self.combine = keras.layers.Dense(
@@ -165,6 +172,15 @@ class Translator(keras.Model):
                 ops.concatenate([f, b], axis=-1)
                 for f, b in zip(final[:half], final[half:])
             ]
+        if not self.bridge:
+            # Zero initial states: the decoder learns the source only through
+            # attention, which keeps attention from degenerating into a second
+            # copy of the sentence summary (see apps/translation/README.md).
+            batch = ops.shape(source)[0]
+            zeros = [
+                ops.zeros((batch, n), dtype=memory.dtype) for n in self.state_sizes
+            ]
+            return memory, mask, [list(zeros) for _ in self.decoder]
         states = [
             [bridge(s) for bridge, s in zip(bridges, final)] for bridges in self.bridges
         ]
@@ -313,6 +329,7 @@ def build_translator(
         bidirectional=model_cfg.bidirectional,
         attention=model_cfg.attention,
         attention_units=model_cfg.attention_units,
+        bridge=model_cfg.bridge,
         embedding_dropout=model_cfg.embedding_dropout,
         output_dropout=model_cfg.output_dropout,
         dropout=model_cfg.dropout,

@@ -50,6 +50,7 @@ def _translator(**kwargs):
     [
         {"attention": "luong"},
         {"attention": "bahdanau", "cell": "gru", "bidirectional": False},
+        {"attention": "bahdanau", "bridge": False},
         {"encoder_layers": 2, "decoder_layers": 2, "cell": "layernorm"},
     ],
 )
@@ -76,6 +77,13 @@ def test_teacher_forced_logits_and_step_decoding_agree(options):
         np.testing.assert_allclose(step_logits, logits[:, t], rtol=1e-4, atol=1e-5)
         assert model.last_attention.shape == (2, 4)
         assert np.all(model.last_attention[1, 2:] == 0.0)
+
+
+def test_without_a_bridge_the_decoder_starts_from_zeros_and_has_no_bridge_weights():
+    model = _translator(attention="bahdanau", bridge=False)
+    _, _, states = model.encode(np.array([[5, 6, EOS]], dtype=np.int32))
+    assert all(not np.any(np.asarray(s)) for layer in states for s in layer)
+    assert not any("bridge" in w.path for w in model.weights)
 
 
 def test_beam_search_finds_the_best_sequence_of_a_hand_built_model():
