@@ -75,3 +75,24 @@ def test_gradients_match_central_differences(variant):
                 atol=ATOL,
                 err_msg=f"{variable.name}{index}",
             )
+
+
+@pytest.mark.parametrize("dtype", [DTYPE, "float32"])
+def test_layer_norm_closed_form_gradient_matches_autodiff(dtype):
+    """In training (without dropout, the same forward pass) LayerNormLSTM takes its
+    LN gradient from a closed form on TensorFlow; it must equal the autodiff
+    gradient used in inference mode, for inputs and every weight."""
+    layer = LayerNormLSTM(4, return_sequences=True, return_state=True, dtype=dtype)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3, 5, 2)).astype(dtype)
+    layer.build(x.shape)
+    layer.set_weights(
+        [rng.normal(0.0, 0.7, w.shape).astype(dtype) for w in layer.get_weights()]
+    )
+    train = loss_and_grads(layer, x, training=True)
+    infer = loss_and_grads(layer, x, training=False)
+    tol = dict(rtol=1e-10, atol=1e-12) if dtype == "float64" else dict(atol=2e-5)
+    np.testing.assert_allclose(train[1], infer[1], **tol)
+    np.testing.assert_allclose(train[2], infer[2], **tol)
+    for g_train, g_infer in zip(train[3], infer[3]):
+        np.testing.assert_allclose(g_train, g_infer, **tol)
