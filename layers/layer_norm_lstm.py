@@ -135,7 +135,8 @@ class LayerNormLSTMCell(RecurrentCell):
 
     def project_inputs(self, inputs):
         # LN(Wx) + LN(Uh) + b: the three constant offsets (two LN betas and the
-        # bias) are summed here, once, rather than added one by one in every step.
+        # bias) are summed as small vectors here, off the recurrence's critical
+        # path, instead of each being added to the (batch, 4*units) pre-activations.
         offset = self.input_norm_beta + self.recurrent_norm_beta
         if self.bias is not None:
             offset = offset + self.bias

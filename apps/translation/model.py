@@ -129,7 +129,7 @@ class Translator(keras.Model):
             rnn(f"decoder_{i}", return_state=True) for i in range(decoder_layers)
         ]
         # One tanh bridge per decoder layer and state (h, c for LSTMs): the decoder
-        # starts from a summary of the source instead of zeros.
+        # starts from a summary of the source instead of zeros (when `bridge`).
         state_sizes = self.decoder[0].cell.state_size
         self.state_sizes = (
             state_sizes if isinstance(state_sizes, list) else [state_sizes]
@@ -166,12 +166,6 @@ class Translator(keras.Model):
             x = layer(x, mask=mask, training=training)
         out = self.encoder[-1](x, mask=mask, training=training)
         memory, final = out[0], list(out[1:])
-        if self.bidirectional:  # [forward states..., backward states...]
-            half = len(final) // 2
-            final = [
-                ops.concatenate([f, b], axis=-1)
-                for f, b in zip(final[:half], final[half:])
-            ]
         if not self.bridge:
             # Zero initial states: the decoder learns the source only through
             # attention, which keeps attention from degenerating into a second
@@ -181,6 +175,12 @@ class Translator(keras.Model):
                 ops.zeros((batch, n), dtype=memory.dtype) for n in self.state_sizes
             ]
             return memory, mask, [list(zeros) for _ in self.decoder]
+        if self.bidirectional:  # [forward states..., backward states...]
+            half = len(final) // 2
+            final = [
+                ops.concatenate([f, b], axis=-1)
+                for f, b in zip(final[:half], final[half:])
+            ]
         states = [
             [bridge(s) for bridge, s in zip(bridges, final)] for bridges in self.bridges
         ]
