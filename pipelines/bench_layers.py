@@ -1,6 +1,6 @@
 """`lstmsuite bench layers`: speed and memory of every recurrent layer, in one run.
 
-    lstmsuite bench layers                    # the full table (~15 min on 2 cores)
+    lstmsuite bench layers                    # the full table (~20 min on 2 cores)
     lstmsuite bench layers --quick            # small shapes, a smoke run (~2 min)
     lstmsuite bench layers --only lstm,keras_lstm --reps 5
     lstmsuite bench layers --torch-python /path/to/venv/bin/python
@@ -14,8 +14,13 @@ For each layer of `layers/` and for `keras.layers.LSTM`/`GRU` (and `torch.nn.LST
   run adds to its process (measured in a fresh subprocess per layer)
 - GFLOP/s of the train step against this machine's measured float32 matmul peak.
 
-Every time is the median of `--reps` repetitions after warm-up. The table comes
-first, then one JSON line with the same figures. Ratios compare within this run.
+Every time is the median of `--reps` repetitions after warm-up, measured in a fresh
+process per row. With `--rounds K` (default 3) every row is measured K times, round
+robin over the rows, and the table shows the median of the K: a machine whose speed
+drifts during the run (other tenants, heat) then shifts all rows alike instead of
+whichever rows it happened to meet, so ratios stay comparable. The long-sequence
+runs are measured once. The table comes first, then one JSON line with the same
+figures and every round's times. Ratios compare within this run.
 """
 
 from __future__ import annotations
@@ -198,6 +203,20 @@ def train_flops(shape: dict, gates: int, name: str) -> float:
     return 3 * forward
 
 
+ROUND_KEYS = ("train_s", "infer_s", "latency_s")
+
+
+def combine_rounds(rows: list[dict]) -> dict:
+    """One row from a row's rounds: the median of each time measured every round
+    (and the rounds themselves, under `rounds_<key>`); the rest from the first."""
+    combined = dict(rows[0])
+    for key in ROUND_KEYS:
+        values = [row[key] for row in rows]
+        combined[key] = statistics.median(values)
+        combined[f"rounds_{key}"] = values
+    return combined
+
+
 def find_torch_python(explicit: str | None) -> str | None:
     candidates = [explicit] if explicit else [sys.executable]
     for python in candidates:
@@ -215,9 +234,10 @@ def format_table(results: dict, main: dict, long: dict, peak: float) -> str:
         f"{'T=1000 ms':>11}{'peak MB':>9}{'GFLOP/s':>9}{'%peak':>7}"
         f"{'train x':>9}{'infer x':>9}  vs"
     )
+    rounds = len(next(iter(results.values()), {}).get("rounds_train_s", [0]))
     lines = [
         f"main (B,T,D,H)={tuple(main.values())}  long={tuple(long.values())}  "
-        f"matmul peak {peak:.1f} GFLOP/s",
+        f"matmul peak {peak:.1f} GFLOP/s  median of {rounds} round(s)",
         header,
         "-" * len(header),
     ]
@@ -252,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="small shapes, smoke run")
     parser.add_argument("--reps", type=int, default=None, help="timed repetitions")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="measurements per row, round robin"
+    )
     parser.add_argument("--only", default=None, help="comma-separated row names")
     parser.add_argument("--torch-python", default=None, help="a Python with torch")
     parser.add_argument("--no-long", action="store_true", help="skip the T=1000 runs")
@@ -262,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     main_shape = QUICK_MAIN if args.quick else MAIN
     long_shape = QUICK_LONG if args.quick else LONG
     reps = args.reps or (3 if args.quick else 7)
+    rounds = args.rounds or (1 if args.quick else 3)
+    if reps < 1 or rounds < 1:
+        parser.error(f"--reps and --rounds must be positive; got {reps}, {rounds}")
 
     if args.probe:  # inside a subprocess
         if args.probe_kind == "long":
@@ -286,34 +312,44 @@ def main(argv: list[str] | None = None) -> int:
     common = ["-m", "pipelines.bench_layers"] + (["--quick"] if args.quick else [])
     common += ["--reps", str(reps)]
     peak = matmul_peak_gflops()
-    results: dict[str, dict] = {}
-    for name in names:
-        print(f"measuring {name} ...", file=sys.stderr, flush=True)
-        if name in TORCH_ROWS:
-            torch_args = [
-                str(Path(__file__).with_name("bench_torch.py")),
-                "--cell",
-                name.removeprefix("torch_"),
-                "--reps",
-                str(reps),
-                "--main",
-                json.dumps(main_shape),
-                "--long",
-                json.dumps(long_shape),
-            ] + (["--no-long"] if args.no_long else [])
-            row = run_subprocess(torch_args, python=torch_python)
-        else:
-            # A fresh process per row, so no row inherits another's threads, caches
-            # or memory.
-            row = run_subprocess(common + ["--probe", name])
-            if not args.no_long:
-                row.update(
-                    run_subprocess(common + ["--probe", name, "--probe-kind", "long"])
-                )
+    samples: dict[str, list[dict]] = {name: [] for name in names}
+    for round_index in range(rounds):
+        for name in names:
+            print(
+                f"measuring {name} (round {round_index + 1}/{rounds}) ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            long = round_index == 0 and not args.no_long
+            if name in TORCH_ROWS:
+                torch_args = [
+                    str(Path(__file__).with_name("bench_torch.py")),
+                    "--cell",
+                    name.removeprefix("torch_"),
+                    "--reps",
+                    str(reps),
+                    "--main",
+                    json.dumps(main_shape),
+                    "--long",
+                    json.dumps(long_shape),
+                ] + ([] if long else ["--no-long"])
+                row = run_subprocess(torch_args, python=torch_python)
+            else:
+                # A fresh process per row, so no row inherits another's threads,
+                # caches or memory.
+                row = run_subprocess(common + ["--probe", name])
+                if long:
+                    row.update(
+                        run_subprocess(
+                            common + ["--probe", name, "--probe-kind", "long"]
+                        )
+                    )
+            samples[name].append(row)
+    results = {name: combine_rounds(rows) for name, rows in samples.items()}
+    for name, row in results.items():
         row["gflops"] = (
             train_flops(main_shape, ROWS[name][1], name) / row["train_s"] / 1e9
         )
-        results[name] = row
 
     print(format_table(results, main_shape, long_shape, peak))
     print(
@@ -323,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
                 "main": main_shape,
                 "long": long_shape,
                 "reps": reps,
+                "rounds": rounds,
                 "matmul_peak_gflops": peak,
                 "rows": results,
             }

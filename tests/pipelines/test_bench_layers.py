@@ -1,0 +1,30 @@
+"""`lstmsuite bench layers`: how rounds combine, and one real (tiny) run."""
+
+import json
+
+from pipelines import bench_layers
+
+
+def test_combine_rounds_takes_the_median_of_each_time_and_keeps_the_rounds():
+    rows = [
+        {"train_s": 3.0, "infer_s": 1.0, "latency_s": 0.5, "long_train_s": 9.0},
+        {"train_s": 1.0, "infer_s": 2.0, "latency_s": 0.7},
+        {"train_s": 2.0, "infer_s": 9.0, "latency_s": 0.1},
+    ]
+    row = bench_layers.combine_rounds(rows)
+    assert (row["train_s"], row["infer_s"], row["latency_s"]) == (2.0, 2.0, 0.5)
+    assert row["rounds_infer_s"] == [1.0, 2.0, 9.0]
+    assert row["long_train_s"] == 9.0  # measured in the first round only
+
+
+def test_quick_run_prints_a_table_then_json_with_every_round(capsys):
+    argv = ["--quick", "--only", "lstm", "--no-long", "--reps", "1", "--rounds", "2"]
+    assert bench_layers.main(argv) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert "median of 2 round(s)" in out[0]
+    assert any(line.startswith("layers.LSTM") for line in out)
+    result = json.loads(out[-1])
+    row = result["rows"]["lstm"]
+    assert result["rounds"] == 2 and len(row["rounds_train_s"]) == 2
+    assert min(row["rounds_train_s"]) <= row["train_s"] <= max(row["rounds_train_s"])
+    assert row["train_s"] > 0 and row["gflops"] > 0
