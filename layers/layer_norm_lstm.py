@@ -12,6 +12,8 @@ variance in float16 loses the small differences it is meant to measure.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import keras
 from keras import ops
 
@@ -19,58 +21,61 @@ from layers.dropout import zoneout
 from layers.recurrent import RecurrentCell, RecurrentLayer
 
 
-def layer_norm(x, gamma, beta, epsilon, custom_gradient=False):
+def layer_norm(x, gamma, beta, epsilon, custom_gradient=False, centered=False):
     """LN over the last axis, in float32 or wider, returned in x's dtype.
 
     `beta` may be None (no offset). `custom_gradient`: on TensorFlow, use the
     closed-form gradient (pass True wherever a gradient may be taken; False saves
-    the op that attaches it, e.g. in inference).
+    the op that attaches it, e.g. in inference). `centered`: x already has mean 0
+    over the last axis (see `LayerNormLSTMCell.derive_weights`), so only the
+    scaling is left to do.
     """
     dtype = x.dtype
     # Half precision is computed in float32; float32 and float64 stay as they are.
     half = keras.backend.standardize_dtype(dtype) in ("float16", "bfloat16")
     compute_dtype = "float32" if half else dtype
+    # A mean folded into a half-precision kernel is only centered to within its
+    # rounding error, so half precision centers again, in float32.
+    centered = centered and not half
     x = ops.cast(x, compute_dtype)
     gamma = ops.cast(gamma, compute_dtype)
     if beta is not None:
         beta = ops.cast(beta, compute_dtype)
     if custom_gradient and keras.backend.backend() == "tensorflow":
-        return ops.cast(_tf_layer_norm(x, gamma, beta, epsilon), dtype)
-    # (JAX & co. compile the loop and fuse these element-wise ops themselves.)
-    mean = ops.mean(x, axis=-1, keepdims=True)
-    variance = ops.mean(ops.square(x - mean), axis=-1, keepdims=True)
-    x = (x - mean) * ops.rsqrt(variance + epsilon) * gamma
+        return ops.cast(_tf_layer_norm(x, gamma, beta, epsilon, centered), dtype)
+    if not centered:
+        x = x - ops.mean(x, axis=-1, keepdims=True)
+    inv = ops.rsqrt(ops.mean(ops.square(x), axis=-1, keepdims=True) + epsilon)
+    # x * gamma does not wait for the variance, so TensorFlow's per-op loop
+    # executor runs it beside the reduction: one op less on the critical path.
+    x = (x * gamma) * inv
     return ops.cast(x if beta is None else x + beta, dtype)
 
 
-def _tf_layer_norm(x, gamma, beta, epsilon):
+def _tf_layer_norm(x, gamma, beta, epsilon, centered=False):
     """LN with a hand-written gradient, for TensorFlow's per-op loop executor.
 
     Inside the recurrent loop TensorFlow pays for every op, and autodiff of the
     plain formula emits about twice the ops of the closed-form LN gradient
         dx = (g - mean(g) - x^ mean(g x^)) / sigma,  g = dy * gamma
     (`lstmsuite bench layers`: LayerNormLSTM training 1.65x -> about 1.25x of
-    `LSTM`).
+    `LSTM`). For `centered` x, autodiff of the centering (outside, on the
+    kernel) supplies the mean(g) term.
     """
     import tensorflow as tf
 
     @tf.custom_gradient
     def normalize(x, gamma, *beta):
-        mean = tf.reduce_mean(x, -1, keepdims=True)
-        centered = x - mean
-        inv = tf.math.rsqrt(
-            tf.reduce_mean(tf.square(centered), -1, keepdims=True) + epsilon
-        )
-        x_hat = centered * inv
+        c = x if centered else x - tf.reduce_mean(x, -1, keepdims=True)
+        inv = tf.math.rsqrt(tf.reduce_mean(tf.square(c), -1, keepdims=True) + epsilon)
+        x_hat = c * inv
         y = (x_hat * gamma + beta[0]) if beta else x_hat * gamma
 
         def grad(dy):
             g = dy * gamma
-            dx = inv * (
-                g
-                - tf.reduce_mean(g, -1, keepdims=True)
-                - x_hat * tf.reduce_mean(g * x_hat, -1, keepdims=True)
-            )
+            if not centered:
+                g = g - tf.reduce_mean(g, -1, keepdims=True)
+            dx = inv * (g - x_hat * tf.reduce_mean(g * x_hat, -1, keepdims=True))
             batch_axes = list(range(len(dy.shape) - 1))
             dgamma = tf.reduce_sum(dy * x_hat, batch_axes)
             if beta:
@@ -80,6 +85,19 @@ def _tf_layer_norm(x, gamma, beta, epsilon):
         return y, grad
 
     return normalize(x, gamma) if beta is None else normalize(x, gamma, beta)
+
+
+class _DerivedWeights(NamedTuple):
+    """What `LayerNormLSTMCell` computes from its weights once per sequence."""
+
+    kernel: object  # W minus the mean of each of its rows
+    recurrent_kernel: object  # U likewise
+    offset: object  # input_norm_beta + recurrent_norm_beta + bias
+
+
+def _center_rows(kernel):
+    """`kernel` minus the mean of each row, so that `x @ result` has mean 0."""
+    return kernel - ops.mean(kernel, axis=-1, keepdims=True)
 
 
 @keras.saving.register_keras_serializable(package="lstmsuite")
@@ -133,31 +151,44 @@ class LayerNormLSTMCell(RecurrentCell):
             setattr(self, f"{name}_gamma", gamma)
             setattr(self, f"{name}_beta", beta)
 
-    def project_inputs(self, inputs):
+    def derive_weights(self):
+        # LN(W x) starts by subtracting the mean of W x over its 4*units entries,
+        # which is x times the row means of W. Subtracting those row means from W
+        # and U once per sequence makes the matmuls return centered values, which
+        # takes two ops per step off each LN (and U's off the critical path).
         # LN(Wx) + LN(Uh) + b: the three constant offsets (two LN betas and the
-        # bias) are summed as small vectors here, off the recurrence's critical
-        # path, instead of each being added to the (batch, 4*units) pre-activations.
+        # bias) are summed here too, instead of each being added to the
+        # (batch, 4*units) pre-activations at every step.
         offset = self.input_norm_beta + self.recurrent_norm_beta
         if self.bias is not None:
             offset = offset + self.bias
+        return _DerivedWeights(
+            _center_rows(self.kernel), _center_rows(self.recurrent_kernel), offset
+        )
+
+    def project_inputs(self, inputs, derived=None):
+        derived = derived or self.derive_weights()
         return layer_norm(
-            ops.matmul(inputs, self.kernel),
+            ops.matmul(inputs, derived.kernel),
             self.input_norm_gamma,
-            offset,
+            derived.offset,
             self.norm_epsilon,
             custom_gradient=True,
+            centered=True,
         )
 
     def step(self, z, states, masks):
         h_tm1, c_tm1 = states
-        recurrent = ops.matmul(self.variational(h_tm1, masks), self.recurrent_kernel)
+        derived = masks.derived or self.derive_weights()
+        h = self.variational(h_tm1, masks)
         # recurrent_norm_beta was added to z by project_inputs (see there).
         z = z + layer_norm(
-            recurrent,
+            ops.matmul(h, derived.recurrent_kernel),
             self.recurrent_norm_gamma,
             None,
             self.norm_epsilon,
             custom_gradient=masks.training,
+            centered=True,
         )
         z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
         i = self.recurrent_activation(z_i)

@@ -127,7 +127,8 @@ class SoftAttentionRNN(keras.layers.Layer):
             x = ops.concatenate([x_t, ops.cast(context, x_t.dtype)], axis=-1)
             if input_mask is not None:
                 x = x * input_mask
-            output, new_states = cell.step(cell.project_inputs(x), list(states), masks)
+            z = cell.project_inputs(x, masks.derived)
+            output, new_states = cell.step(z, list(states), masks)
             return ops.concatenate([output, context, weights], axis=-1), new_states
 
         _, outputs, final_states = keras_backend.rnn(
