@@ -67,7 +67,7 @@ class GRUCell(RecurrentCell):
             return (2, self.gate_units)
         return (self.gate_units,)
 
-    def project_inputs(self, inputs, derived=None):
+    def project_inputs(self, inputs, masks=None):
         z = ops.matmul(inputs, self.kernel)
         if self.bias is not None:
             z = z + (self.bias[0] if self.reset_after else self.bias)

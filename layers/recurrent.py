@@ -1,13 +1,16 @@
 """What every cell and sequence layer of `layers/` shares.
 
 The split follows `keras.layers.LSTMCell` / `keras.layers.RNN`: a cell computes one
-step, a sequence layer owns the loop. Each cell here computes a step in two parts:
+step, a sequence layer owns the loop. Each cell here computes a step in three parts:
 
-- `project_inputs(x)`: everything that depends on x(t) only (W x + b). It works on
+- `prepare_inputs(x)`: work on x that is cheaper for a whole sequence at once than
+  per step; our sequence layers run it before the loop (identity for most cells).
+- `project_inputs(x)`: the rest of what depends on x(t) only (W x + b). It works on
   one step (batch, features) or on a whole sequence (batch, time, features).
 - `step(z, states, masks)`: the recurrence, given the projected input z(t).
 
-`cell.call(x, states)` runs both, so a cell works inside a plain `keras.layers.RNN`.
+`cell.call(x, states)` runs all three, so a cell works inside a plain
+`keras.layers.RNN`.
 Our sequence layers draw every dropout/zoneout mask before the loop (so the loop body
 is stateless, as JAX's `scan` needs) and, except on TensorFlow where the per-step form
 measured faster, project the whole sequence with one large matmul before the loop. On
@@ -215,10 +218,18 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         return bias_initializer
 
     # The step.
-    def project_inputs(self, inputs, derived=None):
+    def prepare_inputs(self, inputs, masks=None):
+        """Work on x (batch, ..., features) done for a whole sequence at once.
+
+        `project_inputs` receives what this returns. Identity here. `masks`: the
+        sequence's `StepMasks` (training flag, derived weights) where known.
+        """
+        return inputs
+
+    def project_inputs(self, inputs, masks=None):
         """W x (+ b) for one step (batch, features) or a sequence (batch, time, f).
 
-        `derived`: what `derive_weights` returned, where the caller has it.
+        `masks`: the sequence's `StepMasks` where known.
         """
         z = ops.matmul(inputs, self.kernel)
         if self.bias is not None:
@@ -254,7 +265,8 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
                     (batch, self.output_size), self.zoneout_hidden, inputs.dtype
                 ),
             )
-        z = self.project_inputs(inputs, masks.derived)
+        inputs = self.prepare_inputs(inputs, masks)
+        z = self.project_inputs(inputs, masks)
         output, new_states = self.step(z, states, masks)
         return output, new_states
 
@@ -431,7 +443,8 @@ class RecurrentLayer(keras.layers.RNN):
         # or not, in inference only or always, was 1.06-1.21x slower on TF.)
         hoist = keras.backend.backend() != "tensorflow"
         masks = cell.step_masks(initial_state[0], training)
-        z = cell.project_inputs(sequences, masks.derived) if hoist else sequences
+        sequences = cell.prepare_inputs(sequences, masks)
+        z = cell.project_inputs(sequences, masks) if hoist else sequences
 
         # Zoneout draws a fresh mask per step: draw them all now and feed them to
         # the loop as extra inputs beside z (a tuple, so the loop slices each one
@@ -458,7 +471,7 @@ class RecurrentLayer(keras.layers.RNN):
                     z_t, *zoneout_t = z_t
                     step_masks = masks._replace(**dict(zip(zoneout, zoneout_t)))
                 if not hoist:
-                    z_t = cell.project_inputs(z_t, masks.derived)
+                    z_t = cell.project_inputs(z_t, masks)
                 return cell.step(z_t, list(states), step_masks)
 
             return keras_backend.rnn(

@@ -127,7 +127,7 @@ class SoftAttentionRNN(keras.layers.Layer):
             x = ops.concatenate([x_t, ops.cast(context, x_t.dtype)], axis=-1)
             if input_mask is not None:
                 x = x * input_mask
-            z = cell.project_inputs(x, masks.derived)
+            z = cell.project_inputs(cell.prepare_inputs(x, masks), masks)
             output, new_states = cell.step(z, list(states), masks)
             return ops.concatenate([output, context, weights], axis=-1), new_states
 
