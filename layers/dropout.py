@@ -57,18 +57,20 @@ def dropout_mask(shape, rate: float, seed_generator, dtype):
     )
 
 
-def zoneout_mask(shape, rate: float, seed_generator, dtype):
-    """A mask of `shape` with 1 where a unit keeps its previous value."""
-    uniform = keras.random.uniform(shape, seed=seed_generator)
-    return ops.cast(ops.less(uniform, rate), dtype)
+def zoneout_mask(shape, rate: float, seed_generator):
+    """A boolean mask of `shape`, True where a unit keeps its previous value."""
+    return ops.less(keras.random.uniform(shape, seed=seed_generator), rate)
 
 
 def zoneout(previous, new, keep):
-    """Mixes `previous` and `new`: `keep` is a 0/1 mask (training) or the rate.
+    """Mixes `previous` and `new`: `keep` is a boolean mask (training) or the rate.
 
-    With a mask this is Krueger et al.'s stochastic identity; with the rate it is
-    its expectation, used at inference.
+    With a mask this is Krueger et al.'s stochastic identity (one select, where a
+    0/1 float mask took three ops and their gradients per step); with the rate
+    (a float) it is its expectation, used at inference.
     """
     if keep is None:
         return new
-    return new + keep * (previous - new)
+    if isinstance(keep, float):
+        return new + keep * (previous - new)
+    return ops.where(keep, previous, new)

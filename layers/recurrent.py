@@ -37,8 +37,9 @@ class StepMasks(NamedTuple):
     """Regularization inputs of one step; `None` means "not used".
 
     `recurrent` is the per-sequence recurrent dropout mask (variational: width of
-    h, semeniuta: width of the candidate). `zoneout_cell` / `zoneout_hidden` are 0/1
-    masks in training and the zoneout rates (floats) at inference.
+    h, semeniuta: width of the candidate). `zoneout_cell` / `zoneout_hidden` are boolean
+    masks (True: keep the previous value) in training and the zoneout rates
+    (floats) at inference.
     """
 
     recurrent: object = None
@@ -258,11 +259,9 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             # Outside our sequence layers there is no sequence to draw masks for,
             # so zoneout masks are drawn per call (i.e. per step).
             masks = masks._replace(
-                zoneout_cell=self._zoneout_mask(
-                    (batch, self.units), self.zoneout_cell, inputs.dtype
-                ),
+                zoneout_cell=self._zoneout_mask((batch, self.units), self.zoneout_cell),
                 zoneout_hidden=self._zoneout_mask(
-                    (batch, self.output_size), self.zoneout_hidden, inputs.dtype
+                    (batch, self.output_size), self.zoneout_hidden
                 ),
             )
         inputs = self.prepare_inputs(inputs, masks)
@@ -289,10 +288,10 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         """Hook: what a cell computes from its weights once per sequence, or None."""
         return None
 
-    def _zoneout_mask(self, shape, rate, dtype):
+    def _zoneout_mask(self, shape, rate):
         if not rate:
             return None
-        return dropout_lib.zoneout_mask(shape, rate, self.seed_generator, dtype)
+        return dropout_lib.zoneout_mask(shape, rate, self.seed_generator)
 
     def get_dropout_mask(self, step_input):
         if getattr(self, "_dropout_mask", None) is None and self.dropout > 0:
@@ -458,9 +457,7 @@ class RecurrentLayer(keras.layers.RNN):
                 ("zoneout_hidden", cell.zoneout_hidden, cell.output_size),
             ):
                 if rate:
-                    zoneout[key] = cell._zoneout_mask(
-                        (batch, time, width), rate, z.dtype
-                    )
+                    zoneout[key] = cell._zoneout_mask((batch, time, width), rate)
         if zoneout:
             z = (z, *zoneout.values())
 
