@@ -91,15 +91,17 @@ class _DerivedWeights(NamedTuple):
     """What `LayerNormLSTMCell` computes from its weights once per sequence."""
 
     kernel: object  # W minus the mean of each of its rows
-    scaled_kernel: object  # that times input_norm_gamma
-    input_gram: object  # (W minus row means) times its transpose, over 4*units
     recurrent_kernel: object  # U minus the mean of each of its rows
     offset: object  # input_norm_beta + recurrent_norm_beta + bias
+    # For `prepare_inputs` (sequence layers only): the kernel's Gram matrix over
+    # 4*units, and the kernel times input_norm_gamma.
+    input_gram: object = None
+    scaled_kernel: object = None
 
 
 def _prescaled(masks):
     """Whether `prepare_inputs` normalizes x (in inference, within a sequence)."""
-    return masks is not None and not masks.training
+    return masks is not None and not masks.training and masks.derived is not None
 
 
 def _center_rows(kernel):
@@ -159,16 +161,22 @@ class LayerNormLSTMCell(RecurrentCell):
             setattr(self, f"{name}_beta", beta)
 
     def derive_weights(self):
-        # LN(W x) starts by subtracting the mean of W x over its 4*units entries,
-        # which is x times the row means of W. Subtracting those row means from W
-        # and U once per sequence makes the matmuls return centered values.
-        kernel = _center_rows(self.kernel)
-        # What is left of LN(W x) is a division by its root mean square, which is
-        # a quadratic form of x: mean((W x)^2) = x^T (W W^T / n) x. So in
+        derived = self._centered_weights()
+        # What is left of LN(W x) after centering is a division by its root mean
+        # square, a quadratic form of x: mean((W x)^2) = x^T (W W^T / n) x. So in
         # inference `prepare_inputs` scales each x by it before the matmul, for
         # the whole sequence at once, and the loop only runs x @ (W * gain)
-        # (`lstmsuite bench layers`: inference 1.33x -> 1.25x of `LSTM`).
-        gram = ops.matmul(kernel, ops.transpose(kernel)) / self.gate_units
+        # (`lstmsuite bench layers`: inference 1.33x -> 1.27x of `LSTM`).
+        kernel = derived.kernel
+        return derived._replace(
+            input_gram=ops.matmul(kernel, ops.transpose(kernel)) / self.gate_units,
+            scaled_kernel=kernel * self.input_norm_gamma,
+        )
+
+    def _centered_weights(self):
+        # LN(W x) starts by subtracting the mean of W x over its 4*units entries,
+        # which is x times the row means of W. Subtracting those row means from W
+        # and U once makes the matmuls return centered values.
         # LN(Wx) + LN(Uh) + b: the three constant offsets (two LN betas and the
         # bias) are summed here too, instead of each being added to the
         # (batch, 4*units) pre-activations at every step.
@@ -176,24 +184,22 @@ class LayerNormLSTMCell(RecurrentCell):
         if self.bias is not None:
             offset = offset + self.bias
         return _DerivedWeights(
-            kernel=kernel,
-            scaled_kernel=kernel * self.input_norm_gamma,
-            input_gram=gram,
+            kernel=_center_rows(self.kernel),
             recurrent_kernel=_center_rows(self.recurrent_kernel),
             offset=offset,
         )
 
     def prepare_inputs(self, inputs, masks=None):
         if not _prescaled(masks):
-            # In training, scaling x here would make the loop's backward pass
-            # compute d/dx at every step (x would depend on W through the Gram
-            # matrix; measured 1.3x -> 1.36x of `LSTM`), so `project_inputs`
-            # normalizes per step instead.
+            # A single `call` has no sequence to do this for. In training, scaling
+            # x here would make the loop's backward pass compute d/dx at every step
+            # (x would depend on W through the Gram matrix; measured 1.3x -> 1.36x
+            # of `LSTM`). Then `project_inputs` normalizes per step instead.
             return inputs
         # Computed in float32 (or float64) like `layer_norm`.
         dtype = keras.backend.standardize_dtype(inputs.dtype)
         x = ops.cast(inputs, "float32") if dtype in ("float16", "bfloat16") else inputs
-        gram = ops.cast(self._derived(masks).input_gram, x.dtype)
+        gram = ops.cast(masks.derived.input_gram, x.dtype)
         mean_square = ops.sum(ops.matmul(x, gram) * x, axis=-1, keepdims=True)
         return ops.cast(x * ops.rsqrt(mean_square + self.norm_epsilon), dtype)
 
@@ -214,7 +220,8 @@ class LayerNormLSTMCell(RecurrentCell):
     def _derived(self, masks):
         if masks is not None and masks.derived is not None:
             return masks.derived
-        return self.derive_weights()
+        # A single `call` (e.g. in `keras.layers.RNN`): no Gram matrix per step.
+        return self._centered_weights()
 
     def step(self, z, states, masks):
         h_tm1, c_tm1 = states

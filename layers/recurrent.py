@@ -48,7 +48,8 @@ class StepMasks(NamedTuple):
     # Whether the step runs in training (cells may then prepare for a gradient).
     training: bool = False
     # What the cell derived from its weights for this sequence (`derive_weights`),
-    # so that the loop body does not recompute it at every step.
+    # so that the loop body does not recompute it at every step; None in a single
+    # `cell.call`.
     derived: object = None
 
 
@@ -274,18 +275,19 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         """The masks that stay fixed over a sequence; zoneout rates at inference."""
         if training:
             return StepMasks(
-                recurrent=self.get_recurrent_dropout_mask(h),
-                training=True,
-                derived=self.derive_weights(),
+                recurrent=self.get_recurrent_dropout_mask(h), training=True
             )
         return StepMasks(
             zoneout_cell=self.zoneout_cell or None,
             zoneout_hidden=self.zoneout_hidden or None,
-            derived=self.derive_weights(),
         )
 
     def derive_weights(self):
-        """Hook: what a cell computes from its weights once per sequence, or None."""
+        """Hook: what a cell computes from its weights once per sequence, or None.
+
+        Whoever runs a whole sequence (our sequence layers) puts it in
+        `StepMasks.derived`; a single `call` leaves that None.
+        """
         return None
 
     def _zoneout_mask(self, shape, rate):
@@ -442,6 +444,7 @@ class RecurrentLayer(keras.layers.RNN):
         # or not, in inference only or always, was 1.06-1.21x slower on TF.)
         hoist = keras.backend.backend() != "tensorflow"
         masks = cell.step_masks(initial_state[0], training)
+        masks = masks._replace(derived=cell.derive_weights())
         sequences = cell.prepare_inputs(sequences, masks)
         z = cell.project_inputs(sequences, masks) if hoist else sequences
 
