@@ -1,6 +1,6 @@
 """`lstmsuite bench layers`: speed and memory of every recurrent layer, in one run.
 
-    lstmsuite bench layers                    # the full table (~20 min on 2 cores)
+    lstmsuite bench layers                    # the full table (~8 min on 2 cores)
     lstmsuite bench layers --quick            # small shapes, a smoke run (~2 min)
     lstmsuite bench layers --only lstm,keras_lstm --reps 5
     lstmsuite bench layers --torch-python /path/to/venv/bin/python
@@ -217,6 +217,29 @@ def combine_rounds(rows: list[dict]) -> dict:
     return combined
 
 
+def measure_row(name, common, torch_python, reps, main_shape, long_shape, long):
+    """One row's figures, measured in a fresh process (the T=1000 run if `long`)."""
+    if name in TORCH_ROWS:
+        torch_args = [
+            str(Path(__file__).with_name("bench_torch.py")),
+            "--cell",
+            name.removeprefix("torch_"),
+            "--reps",
+            str(reps),
+            "--main",
+            json.dumps(main_shape),
+            "--long",
+            json.dumps(long_shape),
+        ] + ([] if long else ["--no-long"])
+        return run_subprocess(torch_args, python=torch_python)
+    # A fresh process per row, so no row inherits another's threads, caches or
+    # memory.
+    row = run_subprocess(common + ["--probe", name])
+    if long:
+        row.update(run_subprocess(common + ["--probe", name, "--probe-kind", "long"]))
+    return row
+
+
 def find_torch_python(explicit: str | None) -> str | None:
     candidates = [explicit] if explicit else [sys.executable]
     for python in candidates:
@@ -228,13 +251,14 @@ def find_torch_python(explicit: str | None) -> str | None:
     return None
 
 
-def format_table(results: dict, main: dict, long: dict, peak: float) -> str:
+def format_table(
+    results: dict, main: dict, long: dict, peak: float, rounds: int = 1
+) -> str:
     header = (
         f"{'layer':<42}{'train ms':>10}{'infer ms':>10}{'B=1 ms':>9}"
         f"{'T=1000 ms':>11}{'peak MB':>9}{'GFLOP/s':>9}{'%peak':>7}"
         f"{'train x':>9}{'infer x':>9}  vs"
     )
-    rounds = len(next(iter(results.values()), {}).get("rounds_train_s", [0]))
     lines = [
         f"main (B,T,D,H)={tuple(main.values())}  long={tuple(long.values())}  "
         f"matmul peak {peak:.1f} GFLOP/s  median of {rounds} round(s)",
@@ -321,29 +345,9 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             long = round_index == 0 and not args.no_long
-            if name in TORCH_ROWS:
-                torch_args = [
-                    str(Path(__file__).with_name("bench_torch.py")),
-                    "--cell",
-                    name.removeprefix("torch_"),
-                    "--reps",
-                    str(reps),
-                    "--main",
-                    json.dumps(main_shape),
-                    "--long",
-                    json.dumps(long_shape),
-                ] + ([] if long else ["--no-long"])
-                row = run_subprocess(torch_args, python=torch_python)
-            else:
-                # A fresh process per row, so no row inherits another's threads,
-                # caches or memory.
-                row = run_subprocess(common + ["--probe", name])
-                if long:
-                    row.update(
-                        run_subprocess(
-                            common + ["--probe", name, "--probe-kind", "long"]
-                        )
-                    )
+            row = measure_row(
+                name, common, torch_python, reps, main_shape, long_shape, long
+            )
             samples[name].append(row)
     results = {name: combine_rounds(rows) for name, rows in samples.items()}
     for name, row in results.items():
@@ -351,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
             train_flops(main_shape, ROWS[name][1], name) / row["train_s"] / 1e9
         )
 
-    print(format_table(results, main_shape, long_shape, peak))
+    print(format_table(results, main_shape, long_shape, peak, rounds))
     print(
         json.dumps(
             {
