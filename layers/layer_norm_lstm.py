@@ -27,7 +27,7 @@ def layer_norm(x, gamma, beta, epsilon, custom_gradient=False, centered=False):
     `beta` may be None (no offset). `custom_gradient`: on TensorFlow, use the
     closed-form gradient (pass True wherever a gradient may be taken; False saves
     the op that attaches it, e.g. in inference). `centered`: x already has mean 0
-    over the last axis (see `LayerNormLSTMCell.derive_weights`), so only the
+    over the last axis (see `LayerNormLSTMCell._centered_weights`), so only the
     scaling is left to do.
     """
     dtype = x.dtype
@@ -227,7 +227,7 @@ class LayerNormLSTMCell(RecurrentCell):
         h_tm1, c_tm1 = states
         derived = self._derived(masks)
         h = self.variational(h_tm1, masks)
-        # recurrent_norm_beta was added to z by project_inputs (see there).
+        # recurrent_norm_beta is in the offset project_inputs added to z.
         z = z + layer_norm(
             ops.matmul(h, derived.recurrent_kernel),
             self.recurrent_norm_gamma,
