@@ -27,7 +27,7 @@ def layer_norm(x, gamma, beta, epsilon, custom_gradient=False, centered=False):
     `beta` may be None (no offset). `custom_gradient`: on TensorFlow, use the
     closed-form gradient (pass True wherever a gradient may be taken; False saves
     the op that attaches it, e.g. in inference). `centered`: x already has mean 0
-    over the last axis (see `LayerNormLSTMCell._centered_weights`), so only the
+    over the last axis (see `LayerNormLSTMCell.derive_weights`), so only the
     scaling is left to do.
     """
     dtype = x.dtype
@@ -88,12 +88,14 @@ def _tf_layer_norm(x, gamma, beta, epsilon, centered=False):
 
 
 class _DerivedWeights(NamedTuple):
-    """What `LayerNormLSTMCell` computes from its weights once per sequence."""
+    """The weights `LayerNormLSTMCell` computes with: derived once per sequence
+    (`derive_weights`), or the plain ones for a single step (`centered=False`)."""
 
-    kernel: object  # W minus the mean of each of its rows
-    recurrent_kernel: object  # U minus the mean of each of its rows
+    kernel: object  # W, minus the mean of each of its rows if `centered`
+    recurrent_kernel: object  # U likewise
     offset: object  # input_norm_beta + recurrent_norm_beta + bias
-    # For `prepare_inputs` (sequence layers only): the kernel's Gram matrix over
+    centered: bool = True
+    # For `prepare_inputs` (sequences only): the kernel's Gram matrix over
     # 4*units, and the kernel times input_norm_gamma.
     input_gram: object = None
     scaled_kernel: object = None
@@ -161,33 +163,29 @@ class LayerNormLSTMCell(RecurrentCell):
             setattr(self, f"{name}_beta", beta)
 
     def derive_weights(self):
-        derived = self._centered_weights()
-        # What is left of LN(W x) after centering is a division by its root mean
-        # square, a quadratic form of x: mean((W x)^2) = x^T (W W^T / n) x. So in
-        # inference `prepare_inputs` scales each x by it before the matmul, for
-        # the whole sequence at once, and the loop only runs x @ (W * gain)
+        # LN(W x) starts by subtracting the mean of W x over its 4*units entries,
+        # which is x times the row means of W. Subtracting those row means from W
+        # and U once per sequence makes the matmuls return centered values.
+        kernel = _center_rows(self.kernel)
+        # What is left of LN(W x) is then a division by its root mean square, a
+        # quadratic form of x: mean((W x)^2) = x^T (W W^T / n) x. So in inference
+        # `prepare_inputs` scales each x by it before the matmul, for the whole
+        # sequence at once, and the loop only runs x @ (W * gain)
         # (`lstmsuite bench layers`: inference 1.33x -> 1.27x of `LSTM`).
-        kernel = derived.kernel
-        return derived._replace(
+        return _DerivedWeights(
+            kernel=kernel,
+            recurrent_kernel=_center_rows(self.recurrent_kernel),
+            offset=self._offset(),
             input_gram=ops.matmul(kernel, ops.transpose(kernel)) / self.gate_units,
             scaled_kernel=kernel * self.input_norm_gamma,
         )
 
-    def _centered_weights(self):
-        # LN(W x) starts by subtracting the mean of W x over its 4*units entries,
-        # which is x times the row means of W. Subtracting those row means from W
-        # and U once makes the matmuls return centered values.
+    def _offset(self):
         # LN(Wx) + LN(Uh) + b: the three constant offsets (two LN betas and the
-        # bias) are summed here too, instead of each being added to the
-        # (batch, 4*units) pre-activations at every step.
+        # bias) are summed as small vectors, instead of each being added to the
+        # (batch, 4*units) pre-activations.
         offset = self.input_norm_beta + self.recurrent_norm_beta
-        if self.bias is not None:
-            offset = offset + self.bias
-        return _DerivedWeights(
-            kernel=_center_rows(self.kernel),
-            recurrent_kernel=_center_rows(self.recurrent_kernel),
-            offset=offset,
-        )
+        return offset if self.bias is None else offset + self.bias
 
     def prepare_inputs(self, inputs, masks=None):
         if not _prescaled(masks):
@@ -214,14 +212,17 @@ class LayerNormLSTMCell(RecurrentCell):
             derived.offset,
             self.norm_epsilon,
             custom_gradient=True,
-            centered=True,
+            centered=derived.centered,
         )
 
     def _derived(self, masks):
         if masks is not None and masks.derived is not None:
             return masks.derived
-        # A single `call` (e.g. in `keras.layers.RNN`): no Gram matrix per step.
-        return self._centered_weights()
+        # A single step (`cell.call`, or a one-step sequence): centering the
+        # kernels would cost more than the LN's own centering it saves.
+        return _DerivedWeights(
+            self.kernel, self.recurrent_kernel, self._offset(), centered=False
+        )
 
     def step(self, z, states, masks):
         h_tm1, c_tm1 = states
@@ -234,7 +235,7 @@ class LayerNormLSTMCell(RecurrentCell):
             None,
             self.norm_epsilon,
             custom_gradient=masks.training,
-            centered=True,
+            centered=derived.centered,
         )
         z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
         i = self.recurrent_activation(z_i)

@@ -49,7 +49,7 @@ class StepMasks(NamedTuple):
     training: bool = False
     # What the cell derived from its weights for this sequence (`derive_weights`),
     # so that the loop body does not recompute it at every step; None in a single
-    # `cell.call`.
+    # `cell.call` and in a one-step loop (see `RecurrentCell.sequence_masks`).
     derived: object = None
 
 
@@ -285,10 +285,19 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     def derive_weights(self):
         """Hook: what a cell computes from its weights once per sequence, or None.
 
-        Whoever runs a whole sequence (our sequence layers) puts it in
-        `StepMasks.derived`; a single `call` leaves that None.
+        `sequence_masks` puts it in `StepMasks.derived`; a single `call` leaves
+        that None.
         """
         return None
+
+    def sequence_masks(self, h, training, time_steps):
+        """`step_masks` for a loop over `time_steps` steps (None: unknown), with
+        the derived weights where a loop amortizes them (not over one step, as
+        in step-by-step decoding)."""
+        masks = self.step_masks(h, training)
+        if time_steps == 1:
+            return masks
+        return masks._replace(derived=self.derive_weights())
 
     def _zoneout_mask(self, shape, rate):
         if not rate:
@@ -443,8 +452,7 @@ class RecurrentLayer(keras.layers.RNN):
         # (Measured again: projecting the whole sequence before the loop, time-major
         # or not, in inference only or always, was 1.06-1.21x slower on TF.)
         hoist = keras.backend.backend() != "tensorflow"
-        masks = cell.step_masks(initial_state[0], training)
-        masks = masks._replace(derived=cell.derive_weights())
+        masks = cell.sequence_masks(initial_state[0], training, sequences.shape[1])
         sequences = cell.prepare_inputs(sequences, masks)
         z = cell.project_inputs(sequences, masks) if hoist else sequences
 
@@ -544,12 +552,15 @@ def _split_batch(sequences, training, unroll) -> bool:
     faster for some cells and slower for others), in graph mode (eager runs the
     two loops one after the other), on CPUs (on a GPU the ops already fill the
     device), outside XLA (which fuses the step itself; split was slower there),
-    and for a known batch of at least `2 * _MIN_SPLIT_ROWS`.
+    for a known batch of at least `2 * _MIN_SPLIT_ROWS`, and over more than one
+    step.
     """
     if training or unroll or keras.backend.backend() != "tensorflow":
         return False
-    batch = sequences.shape[0]
+    batch, time_steps = sequences.shape[0], sequences.shape[1]
     if batch is None or batch < 2 * _MIN_SPLIT_ROWS or _cpu_count() < 2:
+        return False
+    if time_steps == 1:  # step-by-step decoding: measured 8% slower split
         return False
     import tensorflow as tf
 

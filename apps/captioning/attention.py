@@ -119,8 +119,7 @@ class SoftAttentionRNN(keras.layers.Layer):
         if training and cell.dropout:
             step_shape = (batch, inputs.shape[-1] + width)
             input_mask = cell.get_dropout_mask(ops.zeros(step_shape, inputs.dtype))
-        masks = cell.step_masks(states[0], training)
-        masks = masks._replace(derived=cell.derive_weights())
+        masks = cell.sequence_masks(states[0], training, inputs.shape[1])
 
         def step(x_t, states):
             h = states[0]

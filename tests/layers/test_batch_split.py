@@ -95,8 +95,8 @@ def test_split_keeps_options_and_masks(options, monkeypatch):
 def test_split_only_where_it_pays():
     import tensorflow as tf
 
-    def decide(batch, training=False, jit=False):
-        spec = tf.TensorSpec((batch, 5, 4))
+    def decide(batch, training=False, jit=False, time_steps=5):
+        spec = tf.TensorSpec((batch, time_steps, 4))
         decision = []
 
         def trace(x):
@@ -111,5 +111,6 @@ def test_split_only_where_it_pays():
     assert decide(None) is False  # unknown batch size
     assert decide(BATCH, training=True) is False
     assert decide(BATCH, jit=True) is False  # XLA fuses the step itself
+    assert decide(BATCH, time_steps=1) is False  # step-by-step decoding
     # Eager execution runs the two loops one after the other.
     assert recurrent._split_batch(tf.zeros((BATCH, 5, 4)), False, False) is False

@@ -193,3 +193,22 @@ def test_cifg_input_gate_is_one_minus_forget_gate():
     w = cell_weights(layer)
     z = x[:, 0] @ w["kernel"] + h0 @ w["recurrent_kernel"] + w["bias"]
     np.testing.assert_allclose(to_numpy(c), np.tanh(z[:, UNITS : 2 * UNITS]), atol=ATOL)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_one_step_sequence_matches_first_step(variant):
+    """Step-by-step decoding calls a layer on one-step sequences, where a cell
+    derives no per-sequence weights (`sequence_masks`): same result as step 1 of
+    the whole sequence."""
+    layer = make_layer(variant)
+    x = np.random.default_rng(3).normal(size=(BATCH, TIME, FEATURES)).astype("float32")
+    states = random_states(layer)
+    whole = layer(x, initial_state=states)
+    first = layer(x[:, :1], initial_state=states)
+    np.testing.assert_allclose(
+        to_numpy(first[0])[:, 0], to_numpy(whole[0])[:, 0], atol=ATOL
+    )
+    h = np.zeros((BATCH, UNITS), "float32")
+    assert layer.cell.sequence_masks(h, False, 1).derived is None
+    derived = layer.cell.sequence_masks(h, False, TIME).derived
+    assert (derived is not None) == (variant == "layernorm")
