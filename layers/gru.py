@@ -17,7 +17,12 @@ import keras
 from keras import ops
 
 from layers.dropout import zoneout
-from layers.recurrent import RecurrentCell, RecurrentLayer
+from layers.recurrent import (
+    RecurrentCell,
+    RecurrentLayer,
+    check_use_cudnn,
+    cudnn_inner_loop,
+)
 
 
 @keras.saving.register_keras_serializable(package="lstmsuite")
@@ -117,7 +122,9 @@ class GRU(RecurrentLayer):
 
     Args:
         units: Positive integer, dimensionality of the output space.
-        use_cudnn: `"auto"` (default), True or False.
+        use_cudnn: `"auto"` (default): use the cuDNN kernel on a GPU when the
+            configuration allows it; True: the same, but a ValueError where it
+            cannot; False: never.
         **kwargs: The arguments of `GRUCell` and of `keras.layers.RNN`
             (`return_sequences`, `return_state`, `go_backwards`, `stateful`,
             `unroll`) and `keras.layers.Layer`.
@@ -137,42 +144,21 @@ class GRU(RecurrentLayer):
     cell_class = GRUCell
 
     def __init__(self, units, use_cudnn="auto", **kwargs):
-        if use_cudnn not in ("auto", True, False):
-            raise ValueError(
-                "Argument `use_cudnn` must be one of 'auto', True, False. "
-                f"Received: use_cudnn={use_cudnn!r}"
-            )
-        self.use_cudnn = use_cudnn
+        self.use_cudnn = check_use_cudnn(use_cudnn)
         super().__init__(units, **kwargs)
 
     def fast_inner_loop(self, sequences, initial_state, mask, training):
         cell = self.cell
-        if self.use_cudnn is False or cell.recurrent_dropout or cell.zoneout_hidden:
-            return None
-        if training and cell.dropout:
-            sequences = sequences * ops.expand_dims(
-                cell.get_dropout_mask(sequences[:, 0, :]), 1
-            )
-        try:
-            result = keras.src.backend.gru(
-                sequences,
-                initial_state[0],
-                mask,
-                kernel=cell.kernel,
-                recurrent_kernel=cell.recurrent_kernel,
-                bias=cell.bias,
-                activation=cell.activation,
-                recurrent_activation=cell.recurrent_activation,
-                return_sequences=self.return_sequences,
-                go_backwards=self.go_backwards,
-                unroll=self.unroll,
-                reset_after=cell.reset_after,
-            )
-        except NotImplementedError:
-            return None
-        if keras.backend.backend() == "tensorflow":
-            self.supports_jit = False
-        return result
+        return cudnn_inner_loop(
+            self,
+            keras.src.backend.gru,
+            not (cell.recurrent_dropout or cell.zoneout_hidden),
+            sequences,
+            initial_state,
+            mask,
+            training,
+            reset_after=cell.reset_after,
+        )
 
     def get_config(self):
         return {**super().get_config(), "use_cudnn": self.use_cudnn}

@@ -16,7 +16,12 @@ import keras
 from keras import ops
 
 from layers.dropout import zoneout
-from layers.recurrent import RecurrentCell, RecurrentLayer
+from layers.recurrent import (
+    RecurrentCell,
+    RecurrentLayer,
+    check_use_cudnn,
+    cudnn_inner_loop,
+)
 
 
 @keras.saving.register_keras_serializable(package="lstmsuite")
@@ -90,8 +95,9 @@ class LSTM(RecurrentLayer):
         stateful: If True, the last state of each sample in a batch is the
             initial state of that sample in the next batch.
         unroll: If True, unroll the loop (faster for short sequences, more memory).
-        use_cudnn: `"auto"` (default), True or False: whether to use the cuDNN
-            kernel on a GPU when the configuration allows it.
+        use_cudnn: `"auto"` (default): use the cuDNN kernel on a GPU when the
+            configuration allows it; True: the same, but a ValueError where it
+            cannot; False: never.
         **kwargs: The arguments of `LSTMCell` (activations, initializers,
             regularizers, constraints, dropout, zoneout, `cell_clip`, `seed`) and
             of `keras.layers.Layer` (`name`, `dtype`, ...).
@@ -113,65 +119,25 @@ class LSTM(RecurrentLayer):
     cell_class = LSTMCell
 
     def __init__(self, units, use_cudnn="auto", **kwargs):
-        if use_cudnn not in ("auto", True, False):
-            raise ValueError(
-                "Argument `use_cudnn` must be one of 'auto', True, False. "
-                f"Received: use_cudnn={use_cudnn!r}"
-            )
-        self.use_cudnn = use_cudnn
+        self.use_cudnn = check_use_cudnn(use_cudnn)
         super().__init__(units, **kwargs)
 
-    def cudnn_compatible(self):
-        cell = self.cell
-        return (
-            self.use_cudnn in ("auto", True)
-            and not cell.recurrent_dropout
-            and not cell.zoneout_cell
-            and not cell.zoneout_hidden
-            and cell.cell_clip is None
-        )
-
     def fast_inner_loop(self, sequences, initial_state, mask, training):
-        if not self.cudnn_compatible():
-            if self.use_cudnn is True:
-                raise ValueError(
-                    "use_cudnn=True, but cuDNN does not compute recurrent dropout, "
-                    "zoneout or cell clipping. Use use_cudnn='auto'."
-                )
-            return None
         cell = self.cell
-        if training and cell.dropout:
-            sequences = sequences * ops.expand_dims(
-                cell.get_dropout_mask(sequences[:, 0, :]), 1
-            )
-        try:
-            # Raises NotImplementedError off GPU or for configurations cuDNN
-            # cannot compute; we then fall back to the generic loop.
-            result = keras.src.backend.lstm(
-                sequences,
-                initial_state[0],
-                initial_state[1],
-                mask,
-                kernel=cell.kernel,
-                recurrent_kernel=cell.recurrent_kernel,
-                bias=cell.bias,
-                activation=cell.activation,
-                recurrent_activation=cell.recurrent_activation,
-                return_sequences=self.return_sequences,
-                go_backwards=self.go_backwards,
-                unroll=self.unroll,
-            )
-        except NotImplementedError:
-            if self.use_cudnn is True:
-                raise ValueError(
-                    "use_cudnn=True, but cuDNN is not available for this "
-                    "configuration and backend. Use use_cudnn='auto'."
-                ) from None
-            return None
-        if keras.backend.backend() == "tensorflow":
-            # cuDNN ops are not XLA-compatible.
-            self.supports_jit = False
-        return result
+        return cudnn_inner_loop(
+            self,
+            keras.src.backend.lstm,
+            not (
+                cell.recurrent_dropout
+                or cell.zoneout_cell
+                or cell.zoneout_hidden
+                or cell.cell_clip is not None
+            ),
+            sequences,
+            initial_state,
+            mask,
+            training,
+        )
 
     def get_config(self):
         return {**super().get_config(), "use_cudnn": self.use_cudnn}

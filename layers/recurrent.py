@@ -532,6 +532,68 @@ class RecurrentLayer(keras.layers.RNN):
         return cls(**config)
 
 
+def check_use_cudnn(value):
+    if value not in ("auto", True, False):
+        raise ValueError(
+            "Argument `use_cudnn` must be one of 'auto', True, False. "
+            f"Received: use_cudnn={value!r}"
+        )
+    return value
+
+
+def cudnn_inner_loop(
+    layer, kernel_fn, compatible, sequences, initial_state, mask, training, **kwargs
+):
+    """Runs `layer` on Keras's cuDNN kernel, or returns None for the generic loop.
+
+    `kernel_fn` is `keras.src.backend.lstm` or `gru`, which raises
+    NotImplementedError off a GPU or for arguments cuDNN cannot take (activations,
+    no bias, `unroll`); `compatible` says whether the cell's own options (recurrent
+    dropout, zoneout, clipping) allow it. With `layer.use_cudnn=True` a fallback is
+    an error, as in `keras.layers.LSTM`.
+    """
+    if layer.use_cudnn is False:
+        return None
+    if not compatible:
+        if layer.use_cudnn is True:
+            raise ValueError(
+                "use_cudnn=True, but cuDNN does not compute recurrent dropout, "
+                "zoneout or cell clipping. Use use_cudnn='auto'."
+            )
+        return None
+    cell = layer.cell
+    if training and cell.dropout:
+        # Input dropout happens before the kernel, one mask per sequence.
+        sequences = sequences * ops.expand_dims(
+            cell.get_dropout_mask(sequences[:, 0, :]), 1
+        )
+    try:
+        result = kernel_fn(
+            sequences,
+            *initial_state,
+            mask,
+            kernel=cell.kernel,
+            recurrent_kernel=cell.recurrent_kernel,
+            bias=cell.bias,
+            activation=cell.activation,
+            recurrent_activation=cell.recurrent_activation,
+            return_sequences=layer.return_sequences,
+            go_backwards=layer.go_backwards,
+            unroll=layer.unroll,
+            **kwargs,
+        )
+    except NotImplementedError:
+        if layer.use_cudnn is True:
+            raise ValueError(
+                "use_cudnn=True, but cuDNN is not available for this "
+                "configuration and backend. Use use_cudnn='auto'."
+            ) from None
+        return None
+    if keras.backend.backend() == "tensorflow":
+        layer.supports_jit = False  # cuDNN ops are not XLA-compatible
+    return result
+
+
 # Rows per half below which splitting the batch stops paying (2-core CPU: inference
 # of B=2 was no faster split, B=4 slightly, B=8 1.6x).
 _MIN_SPLIT_ROWS = 4

@@ -1,0 +1,150 @@
+"""Which configurations of `LSTM` and `GRU` run on the cuDNN kernel.
+
+On a GPU with TensorFlow, the configuration cuDNN computes (tanh/sigmoid, a bias,
+no recurrent dropout, zoneout or cell clipping, not unrolled; GRU: `reset_after`)
+must go to Keras's cuDNN kernel, with our weights. CI has no GPU, so these tests
+make Keras believe there is one and replace the kernel by one that records its call
+(`fake_gpu`); the last test runs the real kernel where a GPU is present.
+"""
+
+import importlib
+
+import keras
+import numpy as np
+import pytest
+
+from layers import GRU, LSTM
+from tests.layers.helpers import randomize_weights, to_numpy
+
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="the cuDNN kernel is reached through Keras's TensorFlow backend",
+)
+
+BATCH, TIME, FEATURES, UNITS = 2, 4, 3, 5
+X = np.random.default_rng(0).normal(size=(BATCH, TIME, FEATURES)).astype("float32")
+
+
+class KernelCalledError(Exception):
+    """Raised by the fake cuDNN kernel (which cannot compute anything on a CPU)."""
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """Keras sees a GPU; its cuDNN kernels record their arguments and raise
+    `KernelCalledError`. Returns the list of recorded calls."""
+    tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
+    calls = []
+
+    def kernel(*args):
+        calls.append(args)
+        raise KernelCalledError
+
+    monkeypatch.setattr(tf_rnn, "_is_gpu_available", lambda: True)
+    monkeypatch.setattr(tf_rnn, "_cudnn_lstm", kernel)
+    monkeypatch.setattr(tf_rnn, "_cudnn_gru", kernel)
+    return calls
+
+
+def built(layer):
+    layer.build(X.shape)
+    randomize_weights(layer, seed=1)
+    return layer
+
+
+# Configurations cuDNN computes: they must reach the kernel, with our weights.
+CUDNN_CONFIGS = {
+    "lstm": lambda: LSTM(UNITS),
+    "lstm_dropout": lambda: LSTM(UNITS, dropout=0.3),  # input dropout is outside
+    "lstm_sequences_backwards": lambda: LSTM(
+        UNITS, return_sequences=True, go_backwards=True
+    ),
+    "gru": lambda: GRU(UNITS),
+    "gru_sequences": lambda: GRU(UNITS, return_sequences=True, use_cudnn=True),
+}
+
+
+@pytest.mark.parametrize("config", list(CUDNN_CONFIGS))
+@pytest.mark.parametrize("training", [False, True])
+def test_cudnn_configuration_runs_on_the_kernel(fake_gpu, config, training):
+    layer = built(CUDNN_CONFIGS[config]())
+    with pytest.raises(KernelCalledError):
+        layer(X, training=training)
+    (args,) = fake_gpu
+    # (inputs, initial states..., kernel, recurrent_kernel, bias, mask, time_major,
+    # go_backwards, return_sequences)
+    weights = args[-7:-4]
+    for got, ours in zip(weights, layer.cell.get_weights()[:3]):
+        np.testing.assert_array_equal(to_numpy(got), ours)
+    assert args[-2] == layer.go_backwards
+    assert args[-1] == layer.return_sequences
+    inputs = to_numpy(args[0])
+    if not (training and layer.cell.dropout):
+        np.testing.assert_array_equal(inputs, X)
+    else:  # input dropout is applied before the kernel: each unit kept or dropped
+        kept = 1.0 / (1.0 - layer.cell.dropout)
+        assert np.all(np.isclose(inputs, 0) | np.isclose(inputs, X * kept))
+
+
+# Configurations cuDNN does not compute: they must run our own loop.
+GENERIC_CONFIGS = {
+    "lstm_recurrent_dropout": lambda: LSTM(UNITS, recurrent_dropout=0.2),
+    "lstm_zoneout": lambda: LSTM(UNITS, zoneout_cell=0.1),
+    "lstm_clip": lambda: LSTM(UNITS, cell_clip=3.0),
+    "lstm_no_bias": lambda: LSTM(UNITS, use_bias=False),
+    "lstm_relu": lambda: LSTM(UNITS, activation="relu"),
+    "lstm_unrolled": lambda: LSTM(UNITS, unroll=True),
+    "lstm_off": lambda: LSTM(UNITS, use_cudnn=False),
+    "gru_recurrent_dropout": lambda: GRU(UNITS, recurrent_dropout=0.2),
+    "gru_zoneout": lambda: GRU(UNITS, zoneout_hidden=0.1),
+    "gru_reset_before": lambda: GRU(UNITS, reset_after=False),
+    "gru_off": lambda: GRU(UNITS, use_cudnn=False),
+}
+
+
+@pytest.mark.parametrize("config", list(GENERIC_CONFIGS))
+def test_other_configurations_run_the_generic_loop(fake_gpu, config):
+    layer = built(GENERIC_CONFIGS[config]())
+    for training in (False, True):
+        assert layer(X, training=training).shape == (BATCH, UNITS)
+    assert not fake_gpu
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: LSTM(UNITS, zoneout_hidden=0.1, use_cudnn=True),
+        lambda: LSTM(UNITS, activation="relu", use_cudnn=True),
+        lambda: GRU(UNITS, recurrent_dropout=0.1, use_cudnn=True),
+        lambda: GRU(UNITS, reset_after=False, use_cudnn=True),
+    ],
+    ids=["lstm_zoneout", "lstm_relu", "gru_recurrent_dropout", "gru_reset_before"],
+)
+def test_use_cudnn_true_without_a_cudnn_configuration_is_an_error(fake_gpu, make):
+    layer = built(make())
+    with pytest.raises(ValueError, match="use_cudnn='auto'"):
+        layer(X)
+
+
+def test_use_cudnn_true_without_a_gpu_is_an_error():
+    import tensorflow as tf
+
+    if tf.config.list_logical_devices("GPU"):
+        pytest.skip("a GPU is visible: the kernel is available")
+    layer = built(LSTM(UNITS, use_cudnn=True))
+    with pytest.raises(ValueError, match="use_cudnn='auto'"):
+        layer(X)
+
+
+@pytest.mark.parametrize("layer_class", [LSTM, GRU])
+def test_cudnn_matches_the_generic_loop_on_a_gpu(layer_class):
+    import tensorflow as tf
+
+    if not tf.config.list_logical_devices("GPU"):
+        pytest.skip("needs a GPU with cuDNN")
+    fast = built(layer_class(UNITS, return_sequences=True, use_cudnn=True))
+    generic = built(layer_class(UNITS, return_sequences=True, use_cudnn=False))
+    generic.set_weights(fast.get_weights())
+    np.testing.assert_allclose(
+        to_numpy(fast(X)), to_numpy(generic(X)), rtol=1e-4, atol=1e-5
+    )
