@@ -10,8 +10,8 @@ For each layer of `layers/` and for `keras.layers.LSTM`/`GRU` (and `torch.nn.LST
 
 - train: one optimizer step (forward + backward + Adam), (B=64, T=100, D=128, H=256)
 - infer: a forward pass of the same shape; latency: the same with B=1
-- long: one training step at (B=32, T=1000, D=64, H=128), and the peak memory that
-  run adds to its process (measured in a fresh subprocess per layer)
+- long: one training step at (B=32, T=1000, D=64, H=128), and the peak memory of
+  that step (each in a fresh subprocess per layer; see `memory_probe`)
 - GFLOP/s of the train step against this machine's measured float32 matmul peak.
 
 Every time is the median of `--reps` repetitions after warm-up, measured in a fresh
@@ -147,26 +147,56 @@ def rss_mb(field: str) -> float:
 
 
 def long_probe(name: str, long: dict, reps: int) -> dict:
-    """Runs in its own process: long-sequence train time and the peak memory it adds.
-
-    The peak is VmHWM after the steps minus VmRSS before them, having reset VmHWM
-    (writing 5 to clear_refs), so TF's runtime and the model's weights don't count.
-    """
+    """Runs in its own process: the long-sequence training step time."""
     model = build_model(name, long)
     x, y = data(long, width=output_width(name, long["H"]))
     model.train_on_batch(x, y)  # trace and compile outside the measurement
+    seconds = median_time(lambda: model.train_on_batch(x, y), reps, warmup=0)
+    return {"long_train_s": seconds}
+
+
+# The environment of the memory probes. glibc serves requests of at least this many
+# bytes with mmap and gives them back to the system on free, so the process's RSS
+# follows its live tensors (a step of the long run holds 16 KiB ones and up; the
+# --quick one, 1 KiB ones).
+# With glibc's default (a threshold that grows up to 32 MiB) freed tensors stay in
+# the heap and the next step re-uses them: its RSS peak then said nothing (3 to
+# 14 MB, where the step keeps ~156 MB of activations for its gradient).
+MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": "1024"}
+
+
+def memory_probe(name: str, long: dict) -> dict:
+    """Runs in its own process, under `MEMORY_ENV`: the peak memory of one
+    long-sequence training step, above what is live between steps.
+
+    VmHWM during the step minus VmRSS before it, having reset VmHWM (writing 5 to
+    clear_refs); the step before it traces and compiles. (Allocations slower
+    under `MEMORY_ENV`, so no time is measured here.)
+    """
+    model = build_model(name, long)
+    x, y = data(long, width=output_width(name, long["H"]))
+    model.train_on_batch(x, y)
+    return {"long_peak_mb": step_peak_mb(lambda: model.train_on_batch(x, y))}
+
+
+def step_peak_mb(step) -> float:
+    """MiB by which running `step()` raises this process's RSS at its peak."""
     base = rss_mb("VmRSS")
     try:
         with open("/proc/self/clear_refs", "w") as clear:
             clear.write("5")
-    except OSError:
+    except OSError:  # not Linux: VmHWM is the process's peak so far
         pass
-    seconds = median_time(lambda: model.train_on_batch(x, y), reps, warmup=0)
-    return {"long_train_s": seconds, "long_peak_mb": rss_mb("VmHWM") - base}
+    step()
+    return rss_mb("VmHWM") - base
 
 
-def run_subprocess(args: list[str], python: str = sys.executable) -> dict:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=_repo_root())
+def run_subprocess(
+    args: list[str], python: str = sys.executable, env: dict | None = None
+) -> dict:
+    env = dict(
+        os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=_repo_root(), **(env or {})
+    )
     proc = subprocess.run(
         [python, *args], capture_output=True, text=True, env=env, timeout=1800
     )
@@ -230,13 +260,24 @@ def measure_row(name, common, torch_python, reps, main_shape, long_shape, long):
             json.dumps(main_shape),
             "--long",
             json.dumps(long_shape),
-        ] + ([] if long else ["--no-long"])
-        return run_subprocess(torch_args, python=torch_python)
+        ]
+        row = run_subprocess(
+            torch_args + ([] if long else ["--no-long"]), python=torch_python
+        )
+        if long:
+            row.update(
+                run_subprocess(
+                    torch_args + ["--memory"], python=torch_python, env=MEMORY_ENV
+                )
+            )
+        return row
     # A fresh process per row, so no row inherits another's threads, caches or
     # memory.
     row = run_subprocess(common + ["--probe", name])
     if long:
-        row.update(run_subprocess(common + ["--probe", name, "--probe-kind", "long"]))
+        probe = common + ["--probe", name, "--probe-kind"]
+        row.update(run_subprocess(probe + ["long"]))
+        row.update(run_subprocess(probe + ["memory"], env=MEMORY_ENV))
     return row
 
 
@@ -257,7 +298,7 @@ def format_table(
     header = (
         f"{'layer':<42}{'train ms':>10}{'infer ms':>10}{'B=1 ms':>9}"
         f"{'T=1000 ms':>11}{'peak MB':>9}{'GFLOP/s':>9}{'%peak':>7}"
-        f"{'train x':>9}{'infer x':>9}  vs"
+        f"{'train x':>9}{'infer x':>9}{'mem x':>7}  vs"
     )
     lines = [
         f"main (B,T,D,H)={tuple(main.values())}  long={tuple(long.values())}  "
@@ -284,7 +325,8 @@ def format_table(
             f"{ms('latency_s'):>9}{ms('long_train_s'):>11}{peak_mb:>9}"
             f"{(f'{gflops:.1f}' if gflops else '-'):>9}"
             f"{(f'{100 * gflops / peak:.0f}' if gflops else '-'):>7}"
-            f"{ratio('train_s'):>9}{ratio('infer_s'):>9}  {ref or ''}"
+            f"{ratio('train_s'):>9}{ratio('infer_s'):>9}"
+            f"{ratio('long_peak_mb'):>7}  {ref or ''}"
         )
     return "\n".join(lines)
 
@@ -316,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.probe:  # inside a subprocess
         if args.probe_kind == "long":
             print(json.dumps(long_probe(args.probe, long_shape, max(2, reps // 2))))
+        elif args.probe_kind == "memory":
+            print(json.dumps(memory_probe(args.probe, long_shape)))
         else:
             print(json.dumps(measure_keras(args.probe, main_shape, reps)))
         return 0

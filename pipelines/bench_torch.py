@@ -35,6 +35,18 @@ def rss_mb(field):
     return float("nan")
 
 
+def step_peak_mb(step):
+    """As `bench_layers.step_peak_mb` (this file cannot import it)."""
+    base = rss_mb("VmRSS")
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+    except OSError:
+        pass
+    step()
+    return rss_mb("VmHWM") - base
+
+
 def make(cell, shape):
     import torch
 
@@ -65,10 +77,20 @@ def main():
     parser.add_argument("--main", required=True)
     parser.add_argument("--long", required=True)
     parser.add_argument("--no-long", action="store_true")
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="only the long step's peak memory (run under bench_layers.MEMORY_ENV)",
+    )
     args = parser.parse_args()
     import torch
 
     torch.manual_seed(0)
+    if args.memory:
+        long_train, _ = make(args.cell, json.loads(args.long))
+        long_train()
+        print(json.dumps({"long_peak_mb": step_peak_mb(long_train)}))
+        return
     train, infer = make(args.cell, json.loads(args.main))
     row = {
         "train_s": median_time(train, args.reps),
@@ -80,14 +102,7 @@ def main():
     if not args.no_long:
         long_train, _ = make(args.cell, json.loads(args.long))
         long_train()
-        base = rss_mb("VmRSS")
-        try:
-            with open("/proc/self/clear_refs", "w") as clear:
-                clear.write("5")
-        except OSError:
-            pass
         row["long_train_s"] = median_time(long_train, max(2, args.reps // 2), 0)
-        row["long_peak_mb"] = rss_mb("VmHWM") - base
     print(json.dumps(row))
 
 

@@ -1,4 +1,5 @@
-"""`lstmsuite bench layers`: how rounds combine, and one real (tiny) run."""
+"""`lstmsuite bench layers`: how rounds combine, one real (tiny) run, and the
+memory probe."""
 
 import json
 
@@ -28,3 +29,21 @@ def test_quick_run_prints_a_table_then_json_with_every_round(capsys):
     assert result["rounds"] == 2 and len(row["rounds_train_s"]) == 2
     assert min(row["rounds_train_s"]) <= row["train_s"] <= max(row["rounds_train_s"])
     assert row["train_s"] > 0 and row["gflops"] > 0
+
+
+def test_memory_probe_counts_what_the_step_keeps_for_its_gradient():
+    """Under MEMORY_ENV the probe sees the activations a training step stores,
+    which grow with the sequence. An LSTM's gradient needs, for every step, at
+    least h, c, its four gates and tanh(c). (Glibc's default malloc settings
+    made the probe see under 40% of that.)"""
+    shape = {"B": 8, "D": 16, "H": 32}
+    peaks = {}
+    for steps in (40, 400):
+        code = (
+            "import json; from pipelines.bench_layers import memory_probe; "
+            f"print(json.dumps(memory_probe('lstm', {dict(shape, T=steps)!r})))"
+        )
+        row = bench_layers.run_subprocess(["-c", code], env=bench_layers.MEMORY_ENV)
+        peaks[steps] = row["long_peak_mb"]
+    stored = 360 * 7 * shape["B"] * shape["H"] * 4 / 2**20  # 7 float32 (B, H)
+    assert peaks[400] - peaks[40] >= stored
