@@ -1,6 +1,6 @@
 """`lstmsuite bench layers`: speed and memory of every recurrent layer, in one run.
 
-    lstmsuite bench layers                    # the full table (~8 min on 2 cores)
+    lstmsuite bench layers                    # the full table (~9 min on 2 cores)
     lstmsuite bench layers --quick            # small shapes, a smoke run (~2 min)
     lstmsuite bench layers --only lstm,keras_lstm --reps 5
     lstmsuite bench layers --torch-python /path/to/venv/bin/python
