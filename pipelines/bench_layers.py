@@ -170,7 +170,7 @@ def memory_probe(name: str, long: dict) -> dict:
     long-sequence training step, above what is live between steps.
 
     VmHWM during the step minus VmRSS before it, having reset VmHWM (writing 5 to
-    clear_refs); the step before it traces and compiles. (Allocations slower
+    clear_refs); the step before it traces and compiles. (Allocations are slower
     under `MEMORY_ENV`, so no time is measured here.)
     """
     model = build_model(name, long)

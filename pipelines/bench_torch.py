@@ -36,7 +36,8 @@ def rss_mb(field):
 
 
 def step_peak_mb(step):
-    """As `bench_layers.step_peak_mb` (this file cannot import it)."""
+    """As `bench_layers.step_peak_mb`, copied to keep this file free of the
+    project's imports."""
     base = rss_mb("VmRSS")
     try:
         with open("/proc/self/clear_refs", "w") as clear:
