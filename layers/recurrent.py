@@ -12,8 +12,8 @@ step, a sequence layer owns the loop. Each cell here computes a step in three pa
 `cell.call(x, states)` runs all three, so a cell works inside a plain
 `keras.layers.RNN`.
 Our sequence layers draw every dropout/zoneout mask before the loop (so the loop body
-is stateless, as JAX's `scan` needs) and, except on TensorFlow where the per-step form
-measured faster, project the whole sequence with one large matmul before the loop. On
+is stateless, as JAX's `scan` needs) and project x per step inside it (measured
+faster than one matmul for the whole sequence, on TensorFlow and on JAX). On
 TensorFlow's CPU executor, inference runs a large batch as two loops over its halves
 (`_split_batch`).
 """
@@ -445,16 +445,15 @@ class RecurrentLayer(keras.layers.RNN):
             sequences = sequences * ops.expand_dims(
                 cell.get_dropout_mask(sequences[:, 0, :]), 1
             )
-        # Where the input projection W x runs: measured with `lstmsuite bench
-        # layers`, TensorFlow on a CPU is faster per step (its executor overlaps x W
-        # with the recurrent h U, and it avoids a (batch, time, 4 units) tensor and
-        # its gradient); elsewhere one large matmul before the loop.
-        # (Measured again: projecting the whole sequence before the loop, time-major
-        # or not, in inference only or always, was 1.06-1.21x slower on TF.)
-        hoist = keras.backend.backend() != "tensorflow"
+        # The input projection W x runs in the loop, per step: measured with
+        # `lstmsuite bench layers` on a CPU, one large matmul for the whole sequence
+        # before the loop was slower on TensorFlow (1.06-1.21x: its executor
+        # overlaps x W with the recurrent h U) and on JAX (training 1.1-1.3x,
+        # inference 1.2-2x); both avoid a (batch, time, 4 units) tensor and its
+        # gradient this way.
         masks = cell.sequence_masks(initial_state[0], training, sequences.shape[1])
         sequences = cell.prepare_inputs(sequences, masks)
-        z = cell.project_inputs(sequences, masks) if hoist else sequences
+        z = sequences
 
         # Zoneout draws a fresh mask per step: draw them all now and feed them to
         # the loop as extra inputs beside z (a tuple, so the loop slices each one
@@ -478,8 +477,7 @@ class RecurrentLayer(keras.layers.RNN):
                 if zoneout:
                     z_t, *zoneout_t = z_t
                     step_masks = masks._replace(**dict(zip(zoneout, zoneout_t)))
-                if not hoist:
-                    z_t = cell.project_inputs(z_t, masks)
+                z_t = cell.project_inputs(z_t, masks)
                 return cell.step(z_t, list(states), step_masks)
 
             return keras_backend.rnn(
@@ -561,6 +559,11 @@ def cudnn_inner_loop(
                 "zoneout or cell clipping. Use use_cudnn='auto'."
             )
         return None
+    if keras.backend.backend() == "jax" and not _jax_on_gpu():
+        # Off a GPU, Keras's JAX `gru` is no cuDNN kernel but a scan after one
+        # input matmul for the whole sequence: on a CPU our loop is faster (bench,
+        # B=64: 31 vs 55 ms inference).
+        return _without_cudnn(layer)
     cell = layer.cell
     if training and cell.dropout:
         # Input dropout happens before the kernel, one mask per sequence.
@@ -583,15 +586,26 @@ def cudnn_inner_loop(
             **kwargs,
         )
     except NotImplementedError:
-        if layer.use_cudnn is True:
-            raise ValueError(
-                "use_cudnn=True, but cuDNN is not available for this "
-                "configuration and backend. Use use_cudnn='auto'."
-            ) from None
-        return None
+        return _without_cudnn(layer)
     if keras.backend.backend() == "tensorflow":
         layer.supports_jit = False  # cuDNN ops are not XLA-compatible
     return result
+
+
+def _without_cudnn(layer):
+    """None (the generic loop), or the error `use_cudnn=True` asks for."""
+    if layer.use_cudnn is True:
+        raise ValueError(
+            "use_cudnn=True, but cuDNN is not available for this configuration "
+            "and backend. Use use_cudnn='auto'."
+        )
+    return None
+
+
+def _jax_on_gpu() -> bool:
+    import jax
+
+    return jax.default_backend() == "gpu"
 
 
 # Rows per half below which splitting the batch stops paying (2-core CPU: inference

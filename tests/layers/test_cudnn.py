@@ -1,10 +1,12 @@
-"""Which configurations of `LSTM` and `GRU` run on the cuDNN kernel.
+"""Which configurations of `LSTM` and `GRU` run on the cuDNN kernel (TensorFlow), and
+that off a GPU JAX runs our loop.
 
 On a GPU with TensorFlow, the configuration cuDNN computes (tanh/sigmoid, a bias,
 no recurrent dropout, zoneout or cell clipping, not unrolled; GRU: `reset_after`)
 must go to Keras's cuDNN kernel, with our weights. CI has no GPU, so these tests
 make Keras believe there is one and replace the kernel by one that records its call
-(`fake_gpu`); the last test runs the real kernel where a GPU is present.
+(`fake_gpu`); `test_cudnn_matches_the_generic_loop_on_a_gpu` runs the real kernel
+where a GPU is present.
 """
 
 import importlib
@@ -16,9 +18,10 @@ import pytest
 from layers import GRU, LSTM
 from tests.layers.helpers import randomize_weights, to_numpy
 
-pytestmark = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow",
-    reason="the cuDNN kernel is reached through Keras's TensorFlow backend",
+BACKEND = keras.backend.backend()
+tensorflow_backend = pytest.mark.skipif(
+    BACKEND != "tensorflow",
+    reason="these make Keras's TensorFlow backend believe it has a GPU",
 )
 
 BATCH, TIME, FEATURES, UNITS = 2, 4, 3, 5
@@ -31,6 +34,8 @@ class KernelCalledError(Exception):
 
 @pytest.fixture
 def fake_gpu(monkeypatch):
+    if BACKEND != "tensorflow":
+        pytest.skip("these make Keras's TensorFlow backend believe it has a GPU")
     """Keras sees a GPU; its cuDNN kernels record their arguments and raise
     `KernelCalledError`. Returns the list of recorded calls."""
     tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
@@ -126,6 +131,7 @@ def test_use_cudnn_true_without_a_cudnn_configuration_is_an_error(fake_gpu, make
         layer(X)
 
 
+@tensorflow_backend
 def test_use_cudnn_true_without_a_gpu_is_an_error():
     import tensorflow as tf
 
@@ -136,6 +142,7 @@ def test_use_cudnn_true_without_a_gpu_is_an_error():
         layer(X)
 
 
+@tensorflow_backend
 @pytest.mark.parametrize("layer_class", [LSTM, GRU])
 def test_cudnn_matches_the_generic_loop_on_a_gpu(layer_class):
     import tensorflow as tf
@@ -148,3 +155,21 @@ def test_cudnn_matches_the_generic_loop_on_a_gpu(layer_class):
     np.testing.assert_allclose(
         to_numpy(fast(X)), to_numpy(generic(X)), rtol=1e-4, atol=1e-5
     )
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="about Keras's JAX backend")
+def test_on_jax_without_a_gpu_gru_runs_our_loop(monkeypatch):
+    """Keras's JAX `gru` runs off a GPU too, as a plain scan slower than ours."""
+    import jax
+
+    if jax.default_backend() == "gpu":
+        pytest.skip("a GPU is visible: cuDNN may run")
+
+    def keras_gru(*args, **kwargs):
+        raise AssertionError("keras.src.backend.gru was called")
+
+    monkeypatch.setattr(keras.src.backend, "gru", keras_gru)
+    for training in (False, True):
+        assert built(GRU(UNITS))(X, training=training).shape == (BATCH, UNITS)
+    with pytest.raises(ValueError, match="use_cudnn='auto'"):
+        built(GRU(UNITS, use_cudnn=True))(X)
