@@ -174,8 +174,14 @@ def memory_probe(name: str, long: dict) -> dict:
 
     VmHWM during the step minus VmRSS before it, having reset VmHWM (writing 5 to
     clear_refs); the step before it traces and compiles. (Allocations are slower
-    under `MEMORY_ENV`, so no time is measured here.)
+    under `MEMORY_ENV`, so no time is measured here.) Nothing under XLA (JAX, and
+    `jit_compile=True`): XLA's runtime keeps its buffers from step to step, so RSS
+    does not follow them (it showed 0-97 MB for steps that hold ~157 MB).
     """
+    import keras
+
+    if keras.backend.backend() != "tensorflow" or name.endswith("_jit"):
+        return {}
     model = build_model(name, long)
     x, y = data(long, width=output_width(name, long["H"]))
     model.train_on_batch(x, y)
