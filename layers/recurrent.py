@@ -453,10 +453,9 @@ class RecurrentLayer(keras.layers.RNN):
         # gradient this way.
         masks = cell.sequence_masks(initial_state[0], training, sequences.shape[1])
         sequences = cell.prepare_inputs(sequences, masks)
-        z = sequences
 
         # Zoneout draws a fresh mask per step: draw them all now and feed them to
-        # the loop as extra inputs beside z (a tuple, so the loop slices each one
+        # the loop as extra inputs beside x (a tuple, so the loop slices each one
         # per step without a concatenate/split, which cost ~20% in training), so
         # that the loop body has no random state.
         zoneout = {}
@@ -468,21 +467,20 @@ class RecurrentLayer(keras.layers.RNN):
             ):
                 if rate:
                     zoneout[key] = cell._zoneout_mask((batch, time, width), rate)
-        if zoneout:
-            z = (z, *zoneout.values())
+        loop_inputs = (sequences, *zoneout.values()) if zoneout else sequences
 
-        def run(z, states, masks, mask):
-            def step(z_t, states):
+        def run(loop_inputs, states, masks, mask):
+            def step(x_t, states):
                 step_masks = masks
                 if zoneout:
-                    z_t, *zoneout_t = z_t
+                    x_t, *zoneout_t = x_t
                     step_masks = masks._replace(**dict(zip(zoneout, zoneout_t)))
-                z_t = cell.project_inputs(z_t, masks)
+                z_t = cell.project_inputs(x_t, masks)
                 return cell.step(z_t, list(states), step_masks)
 
             return keras_backend.rnn(
                 step,
-                z,
+                loop_inputs,
                 list(states),
                 go_backwards=self.go_backwards,
                 mask=mask,
@@ -493,14 +491,14 @@ class RecurrentLayer(keras.layers.RNN):
             )
 
         if not _split_batch(sequences, training, self.unroll):
-            return run(z, initial_state, masks, mask)
+            return run(loop_inputs, initial_state, masks, mask)
         # Two independent loops over the two halves of the batch (see
         # `_split_batch`), joined back in order. Only in inference, where `masks`
         # holds no per-row tensors (no dropout masks; zoneout as rates).
         half = sequences.shape[0] // 2
         runs = [
             run(
-                tree.map_structure(lambda t, rows=rows: t[rows], z),
+                tree.map_structure(lambda t, rows=rows: t[rows], loop_inputs),
                 [state[rows] for state in initial_state],
                 masks,
                 None if mask is None else mask[rows],
