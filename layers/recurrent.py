@@ -584,6 +584,8 @@ def cudnn_inner_loop(
             **kwargs,
         )
     except NotImplementedError:
+        result = None
+    if result is None:  # outside the except, so an error raised has no context
         return _without_cudnn(layer)
     if keras.backend.backend() == "tensorflow":
         layer.supports_jit = False  # cuDNN ops are not XLA-compatible
