@@ -118,8 +118,9 @@ class LayerNormLSTMCell(RecurrentCell):
     Adds three gain/bias pairs: `input_norm_gamma`/`input_norm_beta` and
     `recurrent_norm_gamma`/`recurrent_norm_beta` (size 4*units) and
     `cell_norm_gamma`/`cell_norm_beta` (size units). The input normalization
-    depends on x only, so `LayerNormLSTM` computes it for the whole sequence
-    before the loop (see `derive_weights`).
+    depends on x only: in inference `LayerNormLSTM` computes its scale for the
+    whole sequence before the loop (see `derive_weights`); in training it runs per
+    step, off the recurrence's critical path.
 
     Args:
         units: Positive integer, dimensionality of the output space.

@@ -436,15 +436,16 @@ class RecurrentLayer(keras.layers.RNN):
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if tree.is_nested(mask):
             mask = mask[0]
-        fast = self.fast_inner_loop(sequences, initial_state, mask, training)
-        if fast is not None:
-            return fast
         cell = self.cell
         if training and cell.dropout:
-            # One input mask per sequence, as keras.layers.LSTM.
+            # One input mask per sequence, as keras.layers.LSTM; before the fast
+            # path too, which takes the inputs as cuDNN sees them.
             sequences = sequences * ops.expand_dims(
                 cell.get_dropout_mask(sequences[:, 0, :]), 1
             )
+        fast = self.fast_inner_loop(sequences, initial_state, mask, training)
+        if fast is not None:
+            return fast
         # The input projection W x runs in the loop, per step: measured with
         # `lstmsuite bench layers` on a CPU, one large matmul for the whole sequence
         # before the loop was slower on TensorFlow (1.06-1.21x: its executor
@@ -513,7 +514,9 @@ class RecurrentLayer(keras.layers.RNN):
         )
 
     def fast_inner_loop(self, sequences, initial_state, mask, training):
-        """Hook for a backend kernel (cuDNN); returns None to use the generic loop."""
+        """Hook for a backend kernel (cuDNN); returns None to use the generic loop.
+
+        `sequences` already carry the input dropout."""
         return None
 
     def get_config(self):
@@ -542,6 +545,8 @@ def cudnn_inner_loop(
 ):
     """Runs `layer` on Keras's cuDNN kernel, or returns None for the generic loop.
 
+    `sequences` already carry the input dropout (`RecurrentLayer.inner_loop`).
+
     `kernel_fn` is `keras.src.backend.lstm` or `gru`, which raises
     NotImplementedError off a GPU or for arguments cuDNN cannot take (activations,
     no bias, `unroll`); `compatible` says whether the cell's own options (recurrent
@@ -563,11 +568,6 @@ def cudnn_inner_loop(
         # B=64: 31 vs 55 ms inference).
         return _without_cudnn(layer)
     cell = layer.cell
-    if training and cell.dropout:
-        # Input dropout happens before the kernel, one mask per sequence.
-        sequences = sequences * ops.expand_dims(
-            cell.get_dropout_mask(sequences[:, 0, :]), 1
-        )
     try:
         result = kernel_fn(
             sequences,
