@@ -174,18 +174,22 @@ def memory_probe(name: str, long: dict) -> dict:
 
     VmHWM during the step minus VmRSS before it, having reset VmHWM (writing 5 to
     clear_refs); the step before it traces and compiles. (Allocations are slower
-    under `MEMORY_ENV`, so no time is measured here.) Nothing under XLA (JAX, and
-    `jit_compile=True`): XLA's runtime keeps its buffers from step to step, so RSS
-    does not follow them (it showed 0-97 MB for steps that hold ~157 MB).
+    under `MEMORY_ENV`, so no time is measured here.) Only for the rows
+    `measures_memory` allows.
     """
-    import keras
-
-    if keras.backend.backend() != "tensorflow" or name.endswith("_jit"):
-        return {}
     model = build_model(name, long)
     x, y = data(long, width=output_width(name, long["H"]))
     model.train_on_batch(x, y)
     return {"long_peak_mb": step_peak_mb(lambda: model.train_on_batch(x, y))}
+
+
+def measures_memory(name: str) -> bool:
+    """Whether `memory_probe` means something for this Keras row: not under XLA
+    (JAX, and `jit_compile=True`), whose runtime keeps its buffers from step to
+    step, out of sight of RSS (it showed 0-97 MB for steps that hold ~157 MB)."""
+    import keras
+
+    return keras.backend.backend() == "tensorflow" and not name.endswith("_jit")
 
 
 def step_peak_mb(step) -> float:
@@ -286,7 +290,8 @@ def measure_row(name, common, torch_python, reps, main_shape, long_shape, long):
     if long:
         probe = common + ["--probe", name, "--probe-kind"]
         row.update(run_subprocess(probe + ["long"]))
-        row.update(run_subprocess(probe + ["memory"], env=MEMORY_ENV))
+        if measures_memory(name):
+            row.update(run_subprocess(probe + ["memory"], env=MEMORY_ENV))
     return row
 
 
