@@ -18,7 +18,7 @@ import keras
 from keras import ops
 
 from layers.dropout import zoneout
-from layers.recurrent import RecurrentCell, RecurrentLayer
+from layers.recurrent import RecurrentCell, RecurrentLayer, recurrent_matmul
 
 
 def layer_norm(x, gamma, beta, epsilon, custom_gradient=False, centered=False):
@@ -228,10 +228,15 @@ class LayerNormLSTMCell(RecurrentCell):
     def step(self, z, states, masks):
         h_tm1, c_tm1 = states
         derived = self._derived(masks)
-        h = self.variational(h_tm1, masks)
+        r, z = recurrent_matmul(
+            self.variational(h_tm1, masks),
+            derived.recurrent_kernel,
+            z,
+            masks.training,
+        )
         # recurrent_norm_beta is in the offset project_inputs added to z.
         z = z + layer_norm(
-            ops.matmul(h, derived.recurrent_kernel),
+            r,
             self.recurrent_norm_gamma,
             None,
             self.norm_epsilon,

@@ -18,7 +18,13 @@ import keras
 from keras import ops
 
 from layers.dropout import zoneout
-from layers.recurrent import RecurrentCell, RecurrentLayer, check_clip, check_units
+from layers.recurrent import (
+    RecurrentCell,
+    RecurrentLayer,
+    check_clip,
+    check_units,
+    recurrent_matmul,
+)
 
 
 @keras.saving.register_keras_serializable(package="lstmsuite")
@@ -67,7 +73,10 @@ class LSTMPCell(RecurrentCell):
 
     def step(self, z, states, masks):
         h_tm1, c_tm1 = states
-        z = z + ops.matmul(self.variational(h_tm1, masks), self.recurrent_kernel)
+        r, z = recurrent_matmul(
+            self.variational(h_tm1, masks), self.recurrent_kernel, z, masks.training
+        )
+        z = z + r
         z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
         i = self.recurrent_activation(z_i)
         f = self.recurrent_activation(z_f)

@@ -1,0 +1,134 @@
+"""The backward pass of a training step computes dh(t-1) before the weight
+gradients (`layers.recurrent.recurrent_matmul`, TensorFlow only).
+
+The order changes no value: gradients must equal plain autodiff's. The speed it
+buys is measured by `lstmsuite bench layers`, not here.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+from layers import CIFGLSTM, LSTM, LSTMP, LayerNormLSTM, PeepholeLSTM, recurrent
+
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="the order is for TensorFlow's graph executor",
+)
+
+LAYERS = {
+    "lstm": (LSTM, {}),
+    "peephole": (PeepholeLSTM, {}),
+    "cifg": (CIFGLSTM, {}),
+    "lstmp": (LSTMP, {"proj_units": 3}),
+    "layernorm": (LayerNormLSTM, {}),
+    "lstm_zoneout": (LSTM, {"zoneout_cell": 0.3, "zoneout_hidden": 0.3}),
+    "lstm_variational": (LSTM, {"recurrent_dropout": 0.3}),
+}
+X = np.random.default_rng(0).normal(size=(3, 6, 4)).astype("float32")
+
+
+def _training_step(layer):
+    """A compiled step, as `model.fit` runs it: loss and gradients."""
+    import tensorflow as tf
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = layer(x, training=True)
+            loss = tf.reduce_sum(out * tf.sin(tf.range(out.shape[-1], dtype=out.dtype)))
+        return loss, tape.gradient(loss, [x] + layer.trainable_variables)
+
+    return step
+
+
+def _grads(layer_class, kwargs):
+    """Loss and gradients of a fresh layer; `seed=1` gives both runs the same masks."""
+    import tensorflow as tf
+
+    layer = layer_class(5, seed=1, **kwargs)
+    layer.build(X.shape)
+    rng = np.random.default_rng(1)
+    layer.set_weights([rng.normal(0, 0.5, w.shape) for w in layer.get_weights()])
+    loss, grads = _training_step(layer)(tf.constant(X))
+    return float(loss), [g.numpy() for g in grads]
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_gradients_equal_plain_autodiff(name, monkeypatch):
+    import tensorflow as tf
+
+    layer_class, kwargs = LAYERS[name]
+    loss, grads = _grads(layer_class, kwargs)
+    monkeypatch.setattr(
+        recurrent, "_dh_first_matmul", lambda h, k, z: (tf.matmul(h, k), z)
+    )
+    plain_loss, plain_grads = _grads(layer_class, kwargs)
+    np.testing.assert_allclose(loss, plain_loss, rtol=1e-6)
+    for grad, plain in zip(grads, plain_grads):
+        np.testing.assert_allclose(grad, plain, rtol=1e-6, atol=1e-7)
+
+
+def _backward_bodies(step):
+    """The loop's backward bodies in a traced step: {node: its input nodes}."""
+    import tensorflow as tf
+
+    graph_def = step.get_concrete_function(
+        tf.TensorSpec(X.shape, "float32")
+    ).graph.as_graph_def()
+    return [
+        {
+            node.name: {i.lstrip("^").split(":")[0] for i in node.input}
+            for node in function.node_def
+        }
+        for function in graph_def.library.function
+        if "_grad" in function.signature.name
+        and "while_body" in function.signature.name
+    ]
+
+
+def _depends_on(nodes, start, target):
+    seen, todo = set(), [start]
+    while todo:
+        name = todo.pop()
+        if name == target:
+            return True
+        if name not in seen:
+            seen.add(name)
+            todo.extend(nodes.get(name, ()))
+    return False
+
+
+@pytest.mark.parametrize("name", ["lstm", "layernorm"])
+def test_weight_gradients_wait_for_dh(name):
+    layer_class, kwargs = LAYERS[name]
+    layer = layer_class(5, **kwargs)
+    layer.build(X.shape)
+    (nodes,) = _backward_bodies(_training_step(layer))
+    by_suffix = {}
+    for node in nodes:
+        by_suffix.setdefault(node.rsplit("/", 1)[-1], []).append(node)
+    (dh,), (dkernel,), (dz,) = by_suffix["dh"], by_suffix["dkernel"], by_suffix["dz"]
+    # The recurrent kernel's gradient and the projected input's gradient (which
+    # feeds the input kernel's) both wait for dh; dh waits for neither.
+    assert _depends_on(nodes, dkernel, dh)
+    assert _depends_on(nodes, dz, dh)
+    assert not _depends_on(nodes, dh, dkernel)
+    assert not _depends_on(nodes, dh, dz)
+
+
+def test_inference_and_other_backends_take_plain_matmul(monkeypatch):
+    called = []
+    monkeypatch.setattr(
+        recurrent, "_dh_first_matmul", lambda *args: called.append(args)
+    )
+    h = np.ones((2, 3), "float32")
+    kernel = np.ones((3, 4), "float32")
+    z = np.zeros((2, 4), "float32")
+    r, same_z = recurrent.recurrent_matmul(h, kernel, z, training=False)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(r), np.full((2, 4), 3.0))
+    assert same_z is z
+    # Eager execution has no executor order to fix either.
+    recurrent.recurrent_matmul(h, kernel, z, training=True)
+    assert called == []
