@@ -15,7 +15,7 @@ import keras
 from keras import ops
 
 from layers.dropout import zoneout
-from layers.recurrent import RecurrentCell, RecurrentLayer, recurrent_matmul
+from layers.recurrent import RecurrentCell, RecurrentLayer
 
 
 @keras.saving.register_keras_serializable(package="lstmsuite")
@@ -45,10 +45,7 @@ class CIFGLSTMCell(RecurrentCell):
 
     def step(self, z, states, masks):
         h_tm1, c_tm1 = states
-        r, z = recurrent_matmul(
-            self.variational(h_tm1, masks), self.recurrent_kernel, z, masks.training
-        )
-        z = z + r
+        z = self.add_recurrent(z, h_tm1, masks)
         z_f, z_c, z_o = ops.split(z, 3, axis=-1)
         f = self.recurrent_activation(z_f)
         g = self.semeniuta(self.activation(z_c), masks)

@@ -23,7 +23,6 @@ from layers.recurrent import (
     RecurrentLayer,
     check_clip,
     check_units,
-    recurrent_matmul,
 )
 
 
@@ -73,10 +72,7 @@ class LSTMPCell(RecurrentCell):
 
     def step(self, z, states, masks):
         h_tm1, c_tm1 = states
-        r, z = recurrent_matmul(
-            self.variational(h_tm1, masks), self.recurrent_kernel, z, masks.training
-        )
-        z = z + r
+        z = self.add_recurrent(z, h_tm1, masks)
         z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
         i = self.recurrent_activation(z_i)
         f = self.recurrent_activation(z_f)

@@ -14,7 +14,7 @@ import keras
 from keras import ops
 
 from layers.dropout import zoneout
-from layers.recurrent import RecurrentCell, RecurrentLayer, recurrent_matmul
+from layers.recurrent import RecurrentCell, RecurrentLayer
 
 
 @keras.saving.register_keras_serializable(package="lstmsuite")
@@ -59,10 +59,7 @@ class PeepholeLSTMCell(RecurrentCell):
 
     def step(self, z, states, masks):
         h_tm1, c_tm1 = states
-        r, z = recurrent_matmul(
-            self.variational(h_tm1, masks), self.recurrent_kernel, z, masks.training
-        )
-        z = z + r
+        z = self.add_recurrent(z, h_tm1, masks)
         z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
         i = self.recurrent_activation(z_i + self.input_peephole_weights * c_tm1)
         f = self.recurrent_activation(z_f + self.forget_peephole_weights * c_tm1)
