@@ -18,12 +18,7 @@ import keras
 from keras import ops
 
 from layers.dropout import zoneout
-from layers.recurrent import (
-    RecurrentCell,
-    RecurrentLayer,
-    check_clip,
-    check_units,
-)
+from layers.recurrent import RecurrentCell, RecurrentLayer, check_clip, check_units
 
 
 @keras.saving.register_keras_serializable(package="lstmsuite")
