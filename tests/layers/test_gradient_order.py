@@ -1,5 +1,7 @@
-"""The backward pass of a training step computes dh(t-1) before the weight
-gradients (`layers.recurrent.recurrent_matmul`, TensorFlow only).
+"""The order of a step's ops on TensorFlow's graph executor: the backward pass
+computes dh(t-1) before the weight gradients (`layers.recurrent.recurrent_matmul`),
+`LayerNormLSTM`'s gain gradients wait for its dx, and the input projection of
+step t waits for h(t-1) (`RecurrentLayer.inner_loop`).
 
 The order changes no value: gradients must equal plain autodiff's. The speed it
 buys is measured by `lstmsuite bench layers`, not here.
@@ -9,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from layers import CIFGLSTM, LSTM, LSTMP, LayerNormLSTM, PeepholeLSTM, recurrent
+from layers import CIFGLSTM, GRU, LSTM, LSTMP, LayerNormLSTM, PeepholeLSTM, recurrent
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
@@ -148,3 +150,57 @@ def test_inference_and_eager_execution_take_plain_matmul(monkeypatch):
     # Eager execution has no executor order to fix either.
     recurrent.recurrent_matmul(h, kernel, z, training=True)
     assert called == []
+
+
+def test_layer_norm_gain_gradients_wait_for_dx():
+    layer = LayerNormLSTM(5)
+    layer.build(X.shape)
+    (nodes,) = _backward_bodies(_training_step(layer))
+    by_suffix = {}
+    for node in nodes:
+        by_suffix.setdefault(node.rsplit("/", 1)[-1], []).append(node)
+    # Three normalizations per step (W x, U h and c), each with a gain; those
+    # of W x (which carries the layer's offset) and c with an offset too.
+    assert len(by_suffix["dx"]) == 3
+    assert len(by_suffix["dgamma"]) == 3 and len(by_suffix["dbeta"]) == 2
+    for grad in by_suffix["dgamma"] + by_suffix["dbeta"]:
+        assert any(_depends_on(nodes, grad, dx) for dx in by_suffix["dx"])
+    for dx in by_suffix["dx"]:
+        assert not any(_depends_on(nodes, dx, g) for g in by_suffix["dgamma"])
+
+
+def _forward_body(layer):
+    """The loop body of a traced inference call: {node: (op, its input names)}."""
+    import tensorflow as tf
+
+    call = tf.function(lambda x: layer(x, training=False))
+    graph_def = call.get_concrete_function(
+        tf.TensorSpec(X.shape, "float32")
+    ).graph.as_graph_def()
+    (body,) = [
+        function
+        for function in graph_def.library.function
+        if "while_body" in function.signature.name
+    ]
+    return {
+        node.name: (node.op, [i.lstrip("^").split(":")[0] for i in node.input])
+        for node in body.node_def
+    }
+
+
+@pytest.mark.parametrize("layer_class", [LSTM, GRU, LayerNormLSTM])
+def test_input_projection_waits_for_previous_h(layer_class):
+    layer = layer_class(5)
+    layer.build(X.shape)
+    body = _forward_body(layer)
+    nodes = {name: set(inputs) for name, (_, inputs) in body.items()}
+    reads_x = [name for name, (op, _) in body.items() if op == "TensorListGetItem"]
+    matmuls = [name for name, (op, _) in body.items() if op == "MatMul"]
+    x_matmuls = [m for m in matmuls if any(_depends_on(nodes, m, r) for r in reads_x)]
+    (h_matmul,) = [m for m in matmuls if m not in x_matmuls]
+    # h(t-1) enters the body as an argument, not as one of its nodes (so may
+    # the recurrent kernel, which the input projection cannot depend on).
+    arguments = [i for i in body[h_matmul][1] if i not in body]
+    assert x_matmuls
+    for x_matmul in x_matmuls:
+        assert any(_depends_on(nodes, x_matmul, h) for h in arguments)
