@@ -347,10 +347,11 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         """
         return None
 
-    def sequence_masks(self, h, training, time_steps):
+    def sequence_masks(self, h, training, time_steps, rows=None):
         """`step_masks` for a loop over `time_steps` steps (None: unknown), with
         the derived weights where a loop amortizes them (not over one step, as
-        in step-by-step decoding)."""
+        in step-by-step decoding). `rows`: the batch size of each loop (a batch
+        split in two runs two loops over its halves), where known."""
         masks = self.step_masks(h, training)
         if time_steps == 1:
             return masks
@@ -516,7 +517,13 @@ class RecurrentLayer(keras.layers.RNN):
         # overlaps x W with the recurrent h U) and on JAX (training 1.1-1.3x,
         # inference 1.2-2x); both avoid a (batch, time, 4 units) tensor and its
         # gradient this way.
-        masks = cell.sequence_masks(initial_state[0], training, sequences.shape[1])
+        split = _split_batch(sequences, training, self.unroll)
+        rows = sequences.shape[0]
+        if split:  # two loops over the halves, of equal size if `rows` is even
+            rows = rows // 2 if rows % 2 == 0 else None
+        masks = cell.sequence_masks(
+            initial_state[0], training, sequences.shape[1], rows=rows
+        )
         sequences = cell.prepare_inputs(sequences, masks)
 
         # Zoneout draws a fresh mask per step: draw them all now and feed them to
@@ -561,7 +568,7 @@ class RecurrentLayer(keras.layers.RNN):
                 return_all_outputs=self.return_sequences,
             )
 
-        if not _split_batch(sequences, training, self.unroll):
+        if not split:
             return run(loop_inputs, initial_state, masks, mask)
         # Two independent loops over the two halves of the batch (see
         # `_split_batch`), joined back in order. Only in inference, where `masks`

@@ -114,3 +114,42 @@ def test_split_only_where_it_pays():
     assert decide(BATCH, time_steps=1) is False  # step-by-step decoding
     # Eager execution runs the two loops one after the other.
     assert recurrent._split_batch(tf.zeros((BATCH, 5, 4)), False, False) is False
+
+
+@pytest.mark.parametrize(
+    "batch, split, rows",
+    [(BATCH + 1, True, (BATCH + 1) // 2), (BATCH, True, None), (3, False, 3)],
+    ids=["even_split", "odd_split", "whole"],
+)
+def test_layer_norm_vectors_broadcast_per_loop(batch, split, rows, monkeypatch):
+    """`LayerNormLSTM` in inference broadcasts its gains and offsets to each
+    loop's rows once per sequence (where the loops' batch is known and the same):
+    the outputs are those of the (n,) vectors."""
+    import tensorflow as tf
+
+    from layers import LayerNormLSTM
+    from layers.layer_norm_lstm import LayerNormLSTMCell
+
+    layer = LayerNormLSTM(5, return_sequences=True)
+    x = np.random.default_rng(4).normal(size=(batch, 6, 4)).astype("float32")
+    layer(x)
+    randomize_weights(layer)
+    seen = []
+    original = LayerNormLSTMCell.sequence_masks
+
+    def spy(cell, h, training, time_steps, rows=None):
+        seen.append(rows)
+        return original(cell, h, training, time_steps, rows)
+
+    monkeypatch.setattr(LayerNormLSTMCell, "sequence_masks", spy)
+    calls = loop_count(monkeypatch)
+    broadcast = to_numpy(tf.function(lambda x: layer(x, training=False))(x))
+    assert len(calls) == (2 if split else 1)
+    assert seen == [rows]
+
+    def without_rows(cell, h, training, time_steps, rows=None):
+        return original(cell, h, training, time_steps, None)
+
+    monkeypatch.setattr(LayerNormLSTMCell, "sequence_masks", without_rows)
+    vectors = to_numpy(tf.function(lambda x: layer(x, training=False))(x))
+    np.testing.assert_allclose(broadcast, vectors, rtol=0, atol=1e-7)
