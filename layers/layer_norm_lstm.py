@@ -218,8 +218,8 @@ class LayerNormLSTMCell(RecurrentCell):
         dtype = keras.backend.standardize_dtype(self.compute_dtype)
         norm_dtype = "float32" if dtype in ("float16", "bfloat16") else dtype
 
-        def broadcast(vector, dtype=None):
-            vector = vector if dtype is None else ops.cast(vector, dtype)
+        def broadcast(vector, cast_to=None):
+            vector = vector if cast_to is None else ops.cast(vector, cast_to)
             return ops.broadcast_to(vector, (rows, vector.shape[-1]))
 
         return masks._replace(

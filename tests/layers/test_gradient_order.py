@@ -88,22 +88,34 @@ def test_mixed_precision_gradients_equal_plain_autodiff(policy, monkeypatch):
         np.testing.assert_allclose(grad, plain, rtol=1e-2, atol=1e-2)
 
 
-def _backward_bodies(step):
-    """The loop's backward bodies in a traced step: {node: its input nodes}."""
+def _library(fn):
+    """The functions of `fn` traced for X's shape: its loop bodies among them."""
     import tensorflow as tf
 
-    graph_def = step.get_concrete_function(
-        tf.TensorSpec(X.shape, "float32")
-    ).graph.as_graph_def()
+    concrete = fn.get_concrete_function(tf.TensorSpec(X.shape, "float32"))
+    return concrete.graph.as_graph_def().library.function
+
+
+def _inputs(node):
+    return [i.lstrip("^").split(":")[0] for i in node.input]
+
+
+def _backward_bodies(step):
+    """The loop's backward bodies in a traced step: {node: its input nodes}."""
     return [
-        {
-            node.name: {i.lstrip("^").split(":")[0] for i in node.input}
-            for node in function.node_def
-        }
-        for function in graph_def.library.function
+        {node.name: set(_inputs(node)) for node in function.node_def}
+        for function in _library(step)
         if "_grad" in function.signature.name
         and "while_body" in function.signature.name
     ]
+
+
+def _by_suffix(nodes):
+    """Node names grouped by their last part (the name an op was given)."""
+    groups = {}
+    for node in nodes:
+        groups.setdefault(node.rsplit("/", 1)[-1], []).append(node)
+    return groups
 
 
 def _depends_on(nodes, start, target):
@@ -124,9 +136,7 @@ def test_weight_gradients_wait_for_dh(name):
     layer = layer_class(5, **kwargs)
     layer.build(X.shape)
     (nodes,) = _backward_bodies(_training_step(layer))
-    by_suffix = {}
-    for node in nodes:
-        by_suffix.setdefault(node.rsplit("/", 1)[-1], []).append(node)
+    by_suffix = _by_suffix(nodes)
     (dh,), (dkernel,), (dz,) = by_suffix["dh"], by_suffix["dkernel"], by_suffix["dz"]
     # The recurrent kernel's gradient and the projected input's gradient (which
     # feeds the input kernel's) both wait for dh; dh waits for neither.
@@ -156,9 +166,7 @@ def test_layer_norm_gain_gradients_wait_for_dx():
     layer = LayerNormLSTM(5)
     layer.build(X.shape)
     (nodes,) = _backward_bodies(_training_step(layer))
-    by_suffix = {}
-    for node in nodes:
-        by_suffix.setdefault(node.rsplit("/", 1)[-1], []).append(node)
+    by_suffix = _by_suffix(nodes)
     # Three normalizations per step (W x, U h and c), each with a gain; those
     # of W x (which carries the layer's offset) and c with an offset too.
     assert len(by_suffix["dx"]) == 3
@@ -174,18 +182,8 @@ def _forward_body(layer):
     import tensorflow as tf
 
     call = tf.function(lambda x: layer(x, training=False))
-    graph_def = call.get_concrete_function(
-        tf.TensorSpec(X.shape, "float32")
-    ).graph.as_graph_def()
-    (body,) = [
-        function
-        for function in graph_def.library.function
-        if "while_body" in function.signature.name
-    ]
-    return {
-        node.name: (node.op, [i.lstrip("^").split(":")[0] for i in node.input])
-        for node in body.node_def
-    }
+    (body,) = [f for f in _library(call) if "while_body" in f.signature.name]
+    return {node.name: (node.op, _inputs(node)) for node in body.node_def}
 
 
 @pytest.mark.parametrize("layer_class", [LSTM, GRU, LayerNormLSTM])
