@@ -87,8 +87,11 @@ def _dh_first_matmul(h, kernel, z):
             dh = tf.matmul(dr, kernel, transpose_b=True, name="dh")
             with tf.control_dependencies([dh]):
                 dkernel = tf.matmul(h, dr, transpose_a=True, name="dkernel")
-                # z's gradient is released after dh too, so the input weight
-                # gradient waits as well.
+            # z's gradient (which feeds the input weight gradient) is released
+            # after dkernel: the weight gradients then take one thread in turn
+            # while the previous step runs on the other (`LayerNormLSTM` 2%
+            # faster than releasing both at dh, the others unchanged).
+            with tf.control_dependencies([dkernel]):
                 dz = None if dz is None else tf.identity(dz, name="dz")
             return dh, dkernel, dz
 

@@ -138,10 +138,10 @@ def test_weight_gradients_wait_for_dh(name):
     (nodes,) = _backward_bodies(_training_step(layer))
     by_suffix = _by_suffix(nodes)
     (dh,), (dkernel,), (dz,) = by_suffix["dh"], by_suffix["dkernel"], by_suffix["dz"]
-    # The recurrent kernel's gradient and the projected input's gradient (which
-    # feeds the input kernel's) both wait for dh; dh waits for neither.
+    # The recurrent kernel's gradient waits for dh, and the projected input's
+    # gradient (which feeds the input kernel's) for both; dh waits for neither.
     assert _depends_on(nodes, dkernel, dh)
-    assert _depends_on(nodes, dz, dh)
+    assert _depends_on(nodes, dz, dkernel)
     assert not _depends_on(nodes, dh, dkernel)
     assert not _depends_on(nodes, dh, dz)
 
