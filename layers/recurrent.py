@@ -15,7 +15,9 @@ Our sequence layers draw every dropout/zoneout mask before the loop (so the loop
 is stateless, as JAX's `scan` needs) and project x per step inside it (measured
 faster than one matmul for the whole sequence, on TensorFlow and on JAX). On
 TensorFlow's CPU executor, inference runs a large batch as two loops over its halves
-(`_split_batch`).
+(`_split_batch`), and a step's ops are ordered so that the recurrence goes first:
+the input projection waits for h(t-1) (`_after`), and in the backward pass the
+weight gradients wait for dh(t-1) (`recurrent_matmul`).
 """
 
 from __future__ import annotations
