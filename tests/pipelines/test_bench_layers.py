@@ -18,6 +18,23 @@ def test_combine_rounds_takes_the_median_of_each_time_and_keeps_the_rounds():
     assert row["long_train_s"] == 9.0  # measured in the first round only
 
 
+def test_matmul_peak_is_the_fastest_repetition(monkeypatch):
+    """A ceiling: the median undershot the machine's rate (torch's row read 132%
+    of it)."""
+    durations = iter([0.3, 0.1, 0.2])
+    clock = {"now": 0.0, "started": False}
+
+    def perf_counter():
+        if clock["started"]:
+            clock["now"] += next(durations)
+        clock["started"] = not clock["started"]
+        return clock["now"]
+
+    monkeypatch.setattr(bench_layers.time, "perf_counter", perf_counter)
+    peak = bench_layers.matmul_peak_gflops(n=64, reps=3)
+    assert abs(peak - 2 * 64**3 / 0.1 / 1e9) < 1e-9
+
+
 def test_quick_run_prints_a_table_then_json_with_every_round(capsys):
     argv = ["--quick", "--only", "lstm", "--no-long", "--reps", "1", "--rounds", "2"]
     assert bench_layers.main(argv) == 0
