@@ -105,7 +105,8 @@ def build_model(name: str, shape: dict):
     return model
 
 
-def median_time(fn, reps: int, warmup: int = 2) -> float:
+def repetition_times(fn, reps: int, warmup: int = 2) -> list[float]:
+    """Seconds of each of `reps` calls of `fn`, after `warmup` untimed ones."""
     for _ in range(warmup):
         fn()
     times = []
@@ -113,7 +114,11 @@ def median_time(fn, reps: int, warmup: int = 2) -> float:
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
+
+
+def median_time(fn, reps: int, warmup: int = 2) -> float:
+    return statistics.median(repetition_times(fn, reps, warmup))
 
 
 def data(shape: dict, batch: int | None = None, width: int | None = None):
@@ -236,13 +241,8 @@ def matmul_peak_gflops(n: int = 2048, reps: int = 10) -> float:
     a = tf.random.normal((n, n))
     b = tf.random.normal((n, n))
     matmul = tf.function(lambda: tf.linalg.matmul(a, b))
-    for _ in range(5):  # oneDNN's first calls build its kernels and wake threads
-        matmul().numpy()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        matmul().numpy()
-        times.append(time.perf_counter() - start)
+    # Five warm-up calls: oneDNN's first calls build its kernels and wake threads.
+    times = repetition_times(lambda: matmul().numpy(), reps, warmup=5)
     return 2 * n**3 / min(times) / 1e9
 
 
