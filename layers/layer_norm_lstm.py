@@ -94,30 +94,28 @@ def _tf_layer_norm(x, gamma, beta, epsilon, centered=False):
     return normalize(x, gamma) if beta is None else normalize(x, gamma, beta)
 
 
+class _Vectors(NamedTuple):
+    """The per-feature vectors a step adds or multiplies by: (n,) tensors, or
+    (rows, n) ones in inference loops of a known batch size (`sequence_masks`)."""
+
+    offset: object  # input_norm_beta + recurrent_norm_beta + bias
+    recurrent_gamma: object
+    cell_gamma: object
+    cell_beta: object
+
+
 class _DerivedWeights(NamedTuple):
     """The weights `LayerNormLSTMCell` computes with: derived once per sequence
     (`derive_weights`), or the plain ones for a single step (`centered=False`)."""
 
     kernel: object  # W, minus the mean of each of its rows if `centered`
     recurrent_kernel: object  # U likewise
-    offset: object  # input_norm_beta + recurrent_norm_beta + bias
+    vectors: _Vectors
     centered: bool = True
     # For `prepare_inputs` (sequences only): the kernel's Gram matrix over
     # 4*units, and the kernel times input_norm_gamma.
     input_gram: object = None
     scaled_kernel: object = None
-    # For inference loops of a known batch size: the per-feature vectors the
-    # step adds or multiplies by, broadcast to that size (`sequence_masks`).
-    rows: object = None
-
-
-class _Rows(NamedTuple):
-    """`offset`, the U h gain and the c gain and offset, as (rows, size) tensors."""
-
-    offset: object
-    recurrent_gamma: object
-    cell_gamma: object
-    cell_beta: object
 
 
 def _prescaled(masks):
@@ -195,7 +193,7 @@ class LayerNormLSTMCell(RecurrentCell):
         return _DerivedWeights(
             kernel=kernel,
             recurrent_kernel=_center_rows(self.recurrent_kernel),
-            offset=self._offset(),
+            vectors=self._vectors(),
             input_gram=ops.matmul(kernel, ops.transpose(kernel)) / self.gate_units,
             scaled_kernel=kernel * self.input_norm_gamma,
         )
@@ -213,7 +211,7 @@ class LayerNormLSTMCell(RecurrentCell):
         # their slower broadcasting path, at every step: broadcast those vectors
         # once per sequence instead (`lstmsuite bench layers`: inference 39.1 ->
         # 37.1 ms). Not in training, where it measured no faster.
-        derived = masks.derived
+        vectors = masks.derived.vectors
         # The gains in the dtype `layer_norm` computes in, so that no step casts.
         dtype = keras.backend.standardize_dtype(self.compute_dtype)
         norm_dtype = "float32" if dtype in ("float16", "bfloat16") else dtype
@@ -223,22 +221,27 @@ class LayerNormLSTMCell(RecurrentCell):
             return ops.broadcast_to(vector, (rows, vector.shape[-1]))
 
         return masks._replace(
-            derived=derived._replace(
-                rows=_Rows(
-                    offset=broadcast(derived.offset),
-                    recurrent_gamma=broadcast(self.recurrent_norm_gamma, norm_dtype),
-                    cell_gamma=broadcast(self.cell_norm_gamma, norm_dtype),
-                    cell_beta=broadcast(self.cell_norm_beta, norm_dtype),
+            derived=masks.derived._replace(
+                vectors=_Vectors(
+                    offset=broadcast(vectors.offset),
+                    recurrent_gamma=broadcast(vectors.recurrent_gamma, norm_dtype),
+                    cell_gamma=broadcast(vectors.cell_gamma, norm_dtype),
+                    cell_beta=broadcast(vectors.cell_beta, norm_dtype),
                 )
             )
         )
 
-    def _offset(self):
+    def _vectors(self):
         # LN(Wx) + LN(Uh) + b: the three constant offsets (two LN betas and the
         # bias) are summed as small vectors, instead of each being added to the
         # (batch, 4*units) pre-activations.
         offset = self.input_norm_beta + self.recurrent_norm_beta
-        return offset if self.bias is None else offset + self.bias
+        return _Vectors(
+            offset=offset if self.bias is None else offset + self.bias,
+            recurrent_gamma=self.recurrent_norm_gamma,
+            cell_gamma=self.cell_norm_gamma,
+            cell_beta=self.cell_norm_beta,
+        )
 
     def prepare_inputs(self, inputs, masks=None):
         if not _prescaled(masks):
@@ -258,12 +261,11 @@ class LayerNormLSTMCell(RecurrentCell):
         derived = self._derived(masks)
         if _prescaled(masks):
             # `prepare_inputs` scaled x: this completes LN(W x) + offset.
-            offset = derived.offset if derived.rows is None else derived.rows.offset
-            return ops.matmul(inputs, derived.scaled_kernel) + offset
+            return ops.matmul(inputs, derived.scaled_kernel) + derived.vectors.offset
         return layer_norm(
             ops.matmul(inputs, derived.kernel),
             self.input_norm_gamma,
-            derived.offset,
+            derived.vectors.offset,
             self.norm_epsilon,
             custom_gradient=True,
             centered=derived.centered,
@@ -275,7 +277,7 @@ class LayerNormLSTMCell(RecurrentCell):
         # A single step (`cell.call`, or a one-step sequence): centering the
         # kernels would cost more than the LN's own centering it saves.
         return _DerivedWeights(
-            self.kernel, self.recurrent_kernel, self._offset(), centered=False
+            self.kernel, self.recurrent_kernel, self._vectors(), centered=False
         )
 
     def step(self, z, states, masks):
@@ -287,11 +289,11 @@ class LayerNormLSTMCell(RecurrentCell):
             z,
             masks.training,
         )
-        rows = derived.rows
+        vectors = derived.vectors
         # recurrent_norm_beta is in the offset project_inputs added to z.
         z = z + layer_norm(
             r,
-            self.recurrent_norm_gamma if rows is None else rows.recurrent_gamma,
+            vectors.recurrent_gamma,
             None,
             self.norm_epsilon,
             custom_gradient=masks.training,
@@ -305,8 +307,8 @@ class LayerNormLSTMCell(RecurrentCell):
         c = self.clip_cell(f * c_tm1 + i * g)
         normed_c = layer_norm(
             c,
-            self.cell_norm_gamma if rows is None else rows.cell_gamma,
-            self.cell_norm_beta if rows is None else rows.cell_beta,
+            vectors.cell_gamma,
+            vectors.cell_beta,
             self.norm_epsilon,
             custom_gradient=masks.training,
         )
