@@ -1,5 +1,6 @@
-"""The applications built on `layers/` and `pipelines/`: one package per app.
+"""The applications built on `lstmsuite.layers` and `lstmsuite.pipelines`.
 
-An app is `apps/<name>/` with `app.py` registering an `pipelines.registry.App`
-subclass under `<name>`; `lstmsuite apps` lists every package that has one.
+Each app is one package here with an `app.py` whose `App` subclass (the contract of
+`lstmsuite.pipelines.contract`) is named in the `lstmsuite.apps` entry-point group of
+setup.cfg; `lstmsuite apps` lists them. Apps never import each other.
 """

@@ -1,6 +1,6 @@
 """Recurrent layers for Keras 3: the LSTM and its variants.
 
-    from layers import LSTM, PeepholeLSTM, CIFGLSTM, LSTMP, LayerNormLSTM, GRU, DeepLSTM
+    from lstmsuite.layers import LSTM, GRU, LayerNormLSTM, DeepLSTM
 
 Each variant is a cell (one time step, usable in `keras.layers.RNN`) and a sequence
 layer with the full `keras.layers.LSTM` interface. All are registered for
@@ -8,13 +8,13 @@ serialization under the package name "lstmsuite", so models that use them load w
 `keras.models.load_model` and no `custom_objects`.
 """
 
-from layers.cifg_lstm import CIFGLSTM, CIFGLSTMCell
-from layers.deep_lstm import CELLS, DeepLSTM, get_layer_class, recurrent_stack
-from layers.gru import GRU, GRUCell
-from layers.layer_norm_lstm import LayerNormLSTM, LayerNormLSTMCell
-from layers.lstm import LSTM, LSTMCell
-from layers.lstmp import LSTMP, LSTMPCell
-from layers.peephole_lstm import PeepholeLSTM, PeepholeLSTMCell
+from lstmsuite.layers.cifg_lstm import CIFGLSTM, CIFGLSTMCell
+from lstmsuite.layers.deep_lstm import CELLS, DeepLSTM, get_layer_class, recurrent_stack
+from lstmsuite.layers.gru import GRU, GRUCell
+from lstmsuite.layers.layer_norm_lstm import LayerNormLSTM, LayerNormLSTMCell
+from lstmsuite.layers.lstm import LSTM, LSTMCell
+from lstmsuite.layers.lstmp import LSTMP, LSTMPCell
+from lstmsuite.layers.peephole_lstm import PeepholeLSTM, PeepholeLSTMCell
 
 __all__ = [
     "CELLS",

@@ -14,14 +14,14 @@ import difflib
 import keras
 from keras import ops
 
-from layers.cifg_lstm import CIFGLSTM
-from layers.dropout import check_rate
-from layers.gru import GRU
-from layers.layer_norm_lstm import LayerNormLSTM
-from layers.lstm import LSTM
-from layers.lstmp import LSTMP
-from layers.peephole_lstm import PeepholeLSTM
-from layers.recurrent import check_units
+from lstmsuite.layers.cifg_lstm import CIFGLSTM
+from lstmsuite.layers.dropout import check_rate
+from lstmsuite.layers.gru import GRU
+from lstmsuite.layers.layer_norm_lstm import LayerNormLSTM
+from lstmsuite.layers.lstm import LSTM
+from lstmsuite.layers.lstmp import LSTMP
+from lstmsuite.layers.peephole_lstm import PeepholeLSTM
+from lstmsuite.layers.recurrent import check_units
 
 # The names a config (or `DeepLSTM(cell=...)`) uses for each sequence layer.
 CELLS = {

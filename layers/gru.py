@@ -16,8 +16,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from layers.dropout import zoneout
-from layers.recurrent import (
+from lstmsuite.layers.dropout import zoneout
+from lstmsuite.layers.recurrent import (
     RecurrentCell,
     RecurrentLayer,
     check_use_cudnn,

@@ -17,8 +17,8 @@ from typing import NamedTuple
 import keras
 from keras import ops
 
-from layers.dropout import zoneout
-from layers.recurrent import RecurrentCell, RecurrentLayer, recurrent_matmul
+from lstmsuite.layers.dropout import zoneout
+from lstmsuite.layers.recurrent import RecurrentCell, RecurrentLayer, recurrent_matmul
 
 
 def layer_norm(x, gamma, beta, epsilon, custom_gradient=False, centered=False):

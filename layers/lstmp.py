@@ -17,8 +17,13 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from layers.dropout import zoneout
-from layers.recurrent import RecurrentCell, RecurrentLayer, check_clip, check_units
+from lstmsuite.layers.dropout import zoneout
+from lstmsuite.layers.recurrent import (
+    RecurrentCell,
+    RecurrentLayer,
+    check_clip,
+    check_units,
+)
 
 
 @keras.saving.register_keras_serializable(package="lstmsuite")

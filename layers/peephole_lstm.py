@@ -13,8 +13,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from layers.dropout import zoneout
-from layers.recurrent import RecurrentCell, RecurrentLayer
+from lstmsuite.layers.dropout import zoneout
+from lstmsuite.layers.recurrent import RecurrentCell, RecurrentLayer
 
 
 @keras.saving.register_keras_serializable(package="lstmsuite")

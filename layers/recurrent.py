@@ -32,7 +32,7 @@ from keras.src import backend as keras_backend
 from keras.src import tree
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
-from layers import dropout as dropout_lib
+from lstmsuite.layers import dropout as dropout_lib
 
 
 class StepMasks(NamedTuple):

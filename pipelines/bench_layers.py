@@ -34,8 +34,6 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines.registry import BENCHMARKS
-
 MAIN = {"B": 64, "T": 100, "D": 128, "H": 256}
 LONG = {"B": 32, "T": 1000, "D": 64, "H": 128}
 QUICK_MAIN = {"B": 16, "T": 20, "D": 16, "H": 32}
@@ -67,7 +65,7 @@ def make_layer(name: str, units: int):
     """The Keras layer a row measures (last output only, as a classifier uses)."""
     import keras
 
-    import layers
+    from lstmsuite import layers
 
     builders = {
         "keras_lstm": lambda: keras.layers.LSTM(units),
@@ -355,7 +353,6 @@ def format_table(
     return "\n".join(lines)
 
 
-@BENCHMARKS.register("layers")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="lstmsuite bench layers", description=__doc__.split("\n\n")[0]
@@ -401,7 +398,9 @@ def main(argv: list[str] | None = None) -> int:
             print("torch not found: skipping the torch rows", file=sys.stderr)
             names = [n for n in names if n not in TORCH_ROWS]
 
-    common = ["-m", "pipelines.bench_layers"] + (["--quick"] if args.quick else [])
+    common = ["-m", "lstmsuite.pipelines.bench_layers"] + (
+        ["--quick"] if args.quick else []
+    )
     common += ["--reps", str(reps)]
     peak = matmul_peak_gflops()
     samples: dict[str, list[dict]] = {name: [] for name in names}

@@ -31,8 +31,8 @@ from pathlib import Path
 # progress bars. Users who want them set TF_CPP_MIN_LOG_LEVEL themselves.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from pipelines.config import ConfigError, load_config  # noqa: E402
-from pipelines.registry import (  # noqa: E402
+from lstmsuite.pipelines.config import ConfigError, load_config  # noqa: E402
+from lstmsuite.pipelines.registry import (  # noqa: E402
     app_description,
     app_names,
     find_benchmark,
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         print("lstmsuite: interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # noqa: BLE001 -- sorted below
-        from pipelines.training import TrainingDivergedError
+        from lstmsuite.pipelines.training import TrainingDivergedError
 
         if args.debug or not isinstance(e, USER_ERRORS + (TrainingDivergedError,)):
             raise
@@ -188,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
 
 def run_config(app, args, run_dir):
     """The config of an existing run: --config if given, else the saved one."""
-    from pipelines.training import load_run_config
+    from lstmsuite.pipelines.contract import load_run_config
 
     if args.config:
         return load_config(app.config_class, args.config, args.overrides, app=args.app)
@@ -202,23 +202,25 @@ def default_run_dir(app: str, config: str | None, command: str) -> Path:
 
 def print_scores(scores: dict, run_dir) -> None:
     """A readable table, then (last line) the same scores as one JSON object."""
-    from pipelines.training import RunDir, _write_json
+    from lstmsuite.pipelines.contract import RunDir, write_json
 
     width = max(len(k) for k in scores) if scores else 0
     print(f"{'metric':<{width}}  value")
     for key, value in scores.items():
         shown = f"{value:.4f}" if isinstance(value, float) else str(value)
         print(f"{key:<{width}}  {shown}")
-    _write_json(RunDir(run_dir).evaluation, scores)
+    write_json(RunDir(run_dir).evaluation, scores)
     print(json.dumps(scores, sort_keys=False))
 
 
 def demo(args: argparse.Namespace) -> int:
-    """train -> evaluate -> generate with configs/<app>/tiny.yaml."""
+    """train -> evaluate -> generate; by default with the app's shipped `tiny`."""
+    from lstmsuite.pipelines.config import shipped_configs
+
     app = get_app(args.app)
-    config = args.config or f"configs/{args.app}/tiny.yaml"
-    if not Path(config).exists():
-        config = None
+    config = args.config
+    if config is None and f"{args.app}/tiny" in shipped_configs():
+        config = f"{args.app}/tiny"
     cfg = load_config(app.config_class, config, args.overrides, app=args.app)
     run_dir = args.run_dir or Path("runs") / args.app / "demo"
     app.train(cfg, run_dir)

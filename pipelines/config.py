@@ -171,6 +171,8 @@ def load_config(
         app: the app named on the command line; a file written for another app is an
             error.
     """
+    if path is not None:
+        path = find_config(path)
     origin = str(path) if path is not None else "defaults"
     raw: dict[str, Any] = {}
     if path is not None:
@@ -202,6 +204,38 @@ def load_config(
             )
         config.app = app
     return config
+
+
+# The configs shipped with the package: `configs/` beside `pipelines/`, both in the
+# repository and in an installed wheel (where they are `lstmsuite/configs/`).
+SHIPPED_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+def shipped_configs() -> list[str]:
+    """The shipped configs by name, e.g. `music/bach`."""
+    return sorted(
+        p.relative_to(SHIPPED_CONFIGS).with_suffix("").as_posix()
+        for p in SHIPPED_CONFIGS.glob("*/*.yaml")
+    )
+
+
+def find_config(name: str | Path) -> Path:
+    """A config file's path: `name` itself when it is a file, else the shipped config
+    of that name (`music/bach`, `music/bach.yaml`, `configs/music/bach.yaml`)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    stem = path.as_posix().removesuffix(".yaml").removeprefix("configs/")
+    shipped = SHIPPED_CONFIGS / f"{stem}.yaml"
+    if shipped.is_file():
+        return shipped
+    if path.exists():  # a folder, say: let the read report it
+        return path
+    message = f"{name}: no such config file, and no shipped config of that name."
+    close = difflib.get_close_matches(stem, shipped_configs(), n=1)
+    if close:
+        message += f" Did you mean {close[0]!r}?"
+    raise ConfigError(message + f" Shipped: {', '.join(shipped_configs())}.")
 
 
 def apply_override(cls: type, raw: dict[str, Any], item: str) -> None:

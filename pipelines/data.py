@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from pipelines.config import DataConfig
+from lstmsuite.pipelines.config import DataConfig
 
 AUTOTUNE = tf.data.AUTOTUNE
 Stage = Callable[[tf.data.Dataset], tf.data.Dataset]

@@ -299,7 +299,7 @@ STRATEGIES = {"greedy": Greedy, "sample": Sampling, "beam": BeamSearch}
 def make_decoder(name: str, **kwargs) -> Decoder:
     """`make_decoder("beam", beam_width=4, end_id=2)`; unknown names list the
     choices."""
-    from pipelines.registry import unknown_name_message
+    from lstmsuite.pipelines.registry import unknown_name_message
 
     if name not in STRATEGIES:
         raise ValueError(unknown_name_message("decoding strategy", name, [*STRATEGIES]))

@@ -22,7 +22,7 @@ import json
 import os
 from typing import Any
 
-from pipelines.config import ConfigError, RuntimeConfig
+from lstmsuite.pipelines.config import ConfigError, RuntimeConfig
 
 _STRATEGY: Any = None
 _STRATEGY_KEY: tuple | None = None

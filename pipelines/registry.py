@@ -1,7 +1,7 @@
-"""Registries from a name in a config to the object that implements it.
+"""Registries from a name in a config or on the command line to what implements it.
 
-Apps, data sources and cells are looked up by the strings users write in YAML, so an
-unknown name must fail loudly and suggest the closest known one.
+Apps, benchmarks, data sources and cells are looked up by the strings users write,
+so an unknown name must fail loudly and suggest the closest known one.
 """
 
 from __future__ import annotations
@@ -55,134 +55,67 @@ def unknown_name_message(kind: str, name: str, choices: list[str]) -> str:
     return message + f" Choices: {', '.join(choices) or '(none)'}."
 
 
-# -------------------------------------------------------------------------------- apps
+# ------------------------------------------------------------------------ apps, benches
 
-# Apps live in `apps/<name>/app.py`, which registers an `App` subclass here under the
-# package name. They are imported on demand, so `lstmsuite apps` and an app's command
-# never import the other apps (or their heavy dependencies).
+# Apps and benchmarks come from two places: the entry-point groups below, which any
+# installed distribution can add to (this one names its four apps and two benchmarks
+# in setup.cfg), and these registries, for ones defined in the running process (a
+# notebook, a test). Entry points are loaded on demand, so `lstmsuite apps` and one
+# app's command never import the other apps or their heavy dependencies.
+APP_GROUP = "lstmsuite.apps"
+BENCHMARK_GROUP = "lstmsuite.benchmarks"
 APPS = Registry("app")
-
-# `lstmsuite bench NAME ARGS...` calls the function registered here as NAME with the
-# remaining arguments and exits with its return value. A benchmark registers itself
-# in one of the modules `find_benchmark` imports on demand: `pipelines.bench_NAME`
-# (e.g. `pipelines/bench_layers.py` for `lstmsuite bench layers`), `NAME.bench`,
-# `apps.NAME.bench` or `apps.NAME.app`.
 BENCHMARKS = Registry("benchmark")
 
 
+def _entry_points(group: str) -> dict[str, Any]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=group)}
+
+
 def app_names() -> list[str]:
-    """The packages under `apps/` that have an `app.py`, without importing them."""
-    import importlib.util
-    import pkgutil
-
-    import apps
-
-    names = []
-    for module in pkgutil.iter_modules(apps.__path__):
-        if module.ispkg and importlib.util.find_spec(f"apps.{module.name}.app"):
-            names.append(module.name)
-    return sorted(set(names) | set(APPS.names()))
+    """Every app name: the entry points' and those registered in this process."""
+    return sorted(set(_entry_points(APP_GROUP)) | set(APPS.names()))
 
 
 def app_description(name: str) -> str:
-    """First line of the app package's docstring (cheap: does not import app.py)."""
+    """First line of the app package's docstring; imports the package that holds
+    the app's module, not the module itself (cheap for ours: no TensorFlow)."""
     import importlib
 
-    try:
-        doc = importlib.import_module(f"apps.{name}").__doc__ or ""
-    except ModuleNotFoundError:  # registered from elsewhere (tests, plugins)
+    doc = ""
+    ep = _entry_points(APP_GROUP).get(name)
+    if name in APPS:
         doc = getattr(APPS.get(name), "__doc__", "") or ""
+    elif ep is not None:
+        package = ep.module.rpartition(".")[0] or ep.module
+        doc = importlib.import_module(package).__doc__ or ""
+        if not doc.strip():
+            doc = getattr(ep.load(), "__doc__", "") or ""
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
 def get_app(name: str) -> Any:
-    """The `App` instance for `name`, importing `apps.<name>.app` the first time."""
-    import importlib
-
-    if name not in APPS and name in app_names():
-        importlib.import_module(f"apps.{name}.app")
+    """The `App` instance for `name`, loading its entry point the first time."""
     if name not in APPS:
-        raise ValueError(unknown_name_message("app", name, app_names()))
+        ep = _entry_points(APP_GROUP).get(name)
+        if ep is None:
+            raise ValueError(unknown_name_message("app", name, app_names()))
+        APPS.register(name)(ep.load())
     entry = APPS.get(name)
     return entry() if isinstance(entry, type) else entry
 
 
 def find_benchmark(name: str) -> Callable[[list[str]], int | None]:
-    import importlib
-
-    if name not in BENCHMARKS and name.isidentifier():
-        candidates = (
-            f"pipelines.bench_{name}",
-            f"{name}.bench",
-            f"apps.{name}.bench",
-            f"apps.{name}.app",
-        )
-        for module in candidates:
-            try:
-                importlib.import_module(module)
-            except ModuleNotFoundError as e:
-                # Only "that module does not exist" is a miss; a missing dependency
-                # inside an existing benchmark module is a real error.
-                if e.name is None or not module.startswith(e.name):
-                    raise
-            if name in BENCHMARKS:
-                break
+    """The function behind `lstmsuite bench NAME`; it takes the remaining arguments
+    and returns the exit status."""
+    if name not in BENCHMARKS:
+        ep = _entry_points(BENCHMARK_GROUP).get(name)
+        if ep is None:
+            names = sorted(
+                set(_entry_points(BENCHMARK_GROUP)) | set(BENCHMARKS.names())
+            )
+            raise ValueError(unknown_name_message("benchmark", name, names))
+        BENCHMARKS.register(name)(ep.load())
     return BENCHMARKS.get(name)
-
-
-class App:
-    """What the CLI, the training runner and the tuner need from an application.
-
-    An app subclasses this in `apps/<name>/app.py` and registers an instance or the
-    class with `@APPS.register("<name>")`. The runner-facing hooks are `load_data`,
-    `build_model` and `compile_args`; with them `train` and `tune` work unchanged.
-    `evaluate` and `generate` / `predict` read only the run directory.
-    """
-
-    #: the app's `pipelines.config.Config` subclass
-    config_class: type = type(None)
-    #: the verb of its inference command: "generate" (music, captioning...) or
-    #: "predict" (recognizers and translators)
-    infer_command: str = "generate"
-
-    # ---- hooks for pipelines.training and pipelines.tuning
-    def load_data(self, cfg: Any, run_dir: Any) -> Any:
-        """Returns a `pipelines.training.Datasets` (train, valid, test, info). May
-        write what inference needs (a vocabulary, an alphabet) into `run_dir`."""
-        raise NotImplementedError
-
-    def build_model(self, cfg: Any, data: Any) -> Any:
-        """A built, uncompiled `keras.Model` for this config and data."""
-        raise NotImplementedError
-
-    def compile_args(self, cfg: Any) -> dict[str, Any]:
-        """`loss`, `metrics`, `weighted_metrics` for `model.compile` (the optimizer and
-        `jit_compile` come from the config)."""
-        raise NotImplementedError
-
-    def callbacks(self, cfg: Any, run_dir: Any) -> list[Any]:
-        """Extra Keras callbacks for training (e.g. sample outputs every epoch)."""
-        return []
-
-    # ---- commands
-    def train(self, cfg: Any, run_dir: Any) -> dict[str, Any]:
-        from pipelines import training
-
-        return training.train(self, cfg, run_dir)
-
-    def tune(self, cfg: Any, run_dir: Any) -> dict[str, Any]:
-        from pipelines import tuning
-
-        return tuning.tune(self, cfg, run_dir)
-
-    def evaluate(self, cfg: Any, run_dir: Any) -> dict[str, float]:
-        """Metrics of the trained model on the test split (a flat name -> number)."""
-        raise NotImplementedError
-
-    def generate(self, cfg: Any, run_dir: Any, output: str | None) -> list[str]:
-        """Writes generated outputs; returns the paths written."""
-        raise NotImplementedError(f"{type(self).__name__} does not generate")
-
-    def predict(self, cfg: Any, run_dir: Any, inputs: list[str]) -> list[str]:
-        """One prediction (a transcription, a translation) per input."""
-        raise NotImplementedError(f"{type(self).__name__} does not predict")

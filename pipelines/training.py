@@ -7,17 +7,7 @@ and training continues from the last completed epoch: `keras.callbacks.
 BackupAndRestore` restores the weights, the optimizer state and the epoch counter,
 and our own checkpoint state (best value, best epoch) lives next to it on disk.
 
-A run directory holds everything evaluate / generate / predict need:
-
-    config.yaml            the resolved config (what `--set` changed included)
-    checkpoints/best.keras the best epoch by `training.monitor`
-    checkpoints/last.keras the last completed, finite epoch
-    checkpoints/state.json epoch, best value, best epoch, finished reason
-    backup/                BackupAndRestore's state, one folder per worker
-    logs/                  TensorBoard (`tensorboard --logdir RUN/logs`)
-    history.csv            one row per epoch (CSVLogger)
-    curves.png             training and validation curves
-    metrics.json           summary of the run (status, best, last, time)
+The run directory's layout is described in `lstmsuite.pipelines.contract`.
 
 A NaN or infinite loss stops the run at the batch where it appears; the epoch is
 not saved anywhere (neither checkpoint nor backup), so the last good checkpoint and
@@ -28,88 +18,27 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import json
 import math
 import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 
-from pipelines import distribute
-from pipelines.config import Config, ConfigError, from_dict, save_config, to_dict
-from pipelines.data import count_batches
-
-# ----------------------------------------------------------------------------- run dir
-
-
-class RunDir:
-    """The paths of a run directory (see the module docstring)."""
-
-    def __init__(self, root: str | os.PathLike):
-        self.root = Path(root)
-        self.config = self.root / "config.yaml"
-        self.checkpoints = self.root / "checkpoints"
-        self.best = self.checkpoints / "best.keras"
-        self.last = self.checkpoints / "last.keras"
-        self.state = self.checkpoints / "state.json"
-        self.backup = self.root / "backup"
-        self.logs = self.root / "logs"
-        self.history = self.root / "history.csv"
-        self.curves = self.root / "curves.png"
-        self.metrics = self.root / "metrics.json"
-        self.evaluation = self.root / "evaluation.json"
-
-    def model_path(self) -> Path:
-        """best.keras, else last.keras; a clear error when the run has neither."""
-        for path in (self.best, self.last):
-            if path.exists():
-                return path
-        raise FileNotFoundError(
-            f"{self.root}: no trained model (checkpoints/best.keras or last.keras); "
-            "run `lstmsuite train` with this --run-dir first"
-        )
-
-    def load_model(self, path: str | os.PathLike | None = None) -> keras.Model:
-        # safe_mode=True: a .keras file can carry Python lambdas; refuse to run them.
-        # compile=False: inference needs no optimizer, and no custom loss lookup.
-        import layers  # noqa: F401  (registers our layer classes for deserialization)
-
-        return keras.models.load_model(
-            path or self.model_path(), safe_mode=True, compile=False
-        )
-
-    def read_state(self) -> dict[str, Any]:
-        return _read_json(self.state)
-
-
-def load_run_config(cls: type[Config], run_dir, overrides=()) -> Config:
-    """The config saved in a run directory, with `--set` overrides applied."""
-    from pipelines.config import load_config
-
-    path = RunDir(run_dir).config
-    if not path.exists():
-        raise ConfigError(
-            f"{run_dir}: not a run directory (no config.yaml); train first or pass "
-            "--config"
-        )
-    return load_config(cls, path, overrides)
-
-
-@dataclass
-class Datasets:
-    """What an app's `load_data` returns: batched tf.data pipelines plus whatever the
-    model builder needs to know about the data (`info`: vocabulary size, ...)."""
-
-    train: Any
-    valid: Any = None
-    test: Any = None
-    info: dict[str, Any] = field(default_factory=dict)
+from lstmsuite.pipelines import distribute
+from lstmsuite.pipelines.config import (
+    Config,
+    ConfigError,
+    from_dict,
+    save_config,
+    to_dict,
+)
+from lstmsuite.pipelines.contract import RunDir, read_json, write_json
+from lstmsuite.pipelines.data import count_batches
 
 
 class TrainingDivergedError(RuntimeError):
@@ -220,7 +149,7 @@ class SafeBackupAndRestore(keras.callbacks.BackupAndRestore):
         tmp_weights = os.path.join(self.backup_dir, "saving.weights.h5")
         self.model.save_weights(tmp_weights, overwrite=True)
         os.replace(tmp_weights, self._weights_path)
-        _write_json(
+        write_json(
             self._training_metadata_path,
             {"epoch": self._current_epoch, "batch": self._last_batch_seen},
         )
@@ -270,7 +199,7 @@ class Checkpointer(keras.callbacks.Callback):
             monitor=self.monitor,
             last={k: float(v) for k, v in logs.items() if _is_number(v)},
         )
-        _write_json(self.run.state, self.state)
+        write_json(self.run.state, self.state)
         best_epoch = self.state.get("best_epoch", epoch + 1)
         if self.patience and epoch + 1 - best_epoch >= self.patience:
             self.stopped_early = True
@@ -300,7 +229,7 @@ def train(app, cfg: Config, run_dir: str | os.PathLike) -> dict[str, Any]:
         state.get("finished") and state.get("epoch", 0) >= cfg.training.epochs
     ):
         print(f"{run.root}: this run already finished ({state['finished']}).")
-        return _read_json(run.metrics)
+        return read_json(run.metrics)
 
     data = app.load_data(cfg, run.root)
     train_ds, valid_ds = data.train, data.valid
@@ -400,8 +329,8 @@ def train(app, cfg: Config, run_dir: str | os.PathLike) -> dict[str, Any]:
     if chief:
         if status != "diverged":
             state["finished"] = status
-            _write_json(run.state, state)
-        _write_json(run.metrics, summary)
+            write_json(run.state, state)
+        write_json(run.metrics, summary)
         plot_curves(run.history, run.curves)
     if status == "diverged":
         raise TrainingDivergedError(_diverged_message(run, guard.tripped, state))
@@ -562,29 +491,6 @@ def _atomic_save(model, path: Path) -> None:
     tmp = path.with_name(f".saving-{path.name}")
     model.save(tmp)
     os.replace(tmp, path)
-
-
-def _write_json(path, obj) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
-    os.replace(tmp, path)
-
-
-def _read_json(path) -> dict[str, Any]:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
 
 
 def _yaml_load(path: Path) -> dict[str, Any]:

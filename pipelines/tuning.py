@@ -36,15 +36,16 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
-from pipelines import distribute
-from pipelines.config import (
+from lstmsuite.pipelines import distribute
+from lstmsuite.pipelines.config import (
     Config,
     ConfigError,
     field_names,
     save_config,
     set_value,
 )
-from pipelines.training import _write_json, compile_model
+from lstmsuite.pipelines.contract import write_json
+from lstmsuite.pipelines.training import compile_model
 
 
 def resolve_space(cfg: Config) -> dict[str, list[Any]]:
@@ -208,7 +209,7 @@ def write_results(tuner, cfg: Config, space, run_dir: Path) -> dict[str, Any]:
         "best_config": str(run_dir / "best.yaml"),
         "trials": trials,
     }
-    _write_json(run_dir / "tuning.json", summary)
+    write_json(run_dir / "tuning.json", summary)
     return {k: v for k, v in summary.items() if k != "trials"} | {
         "num_trials": len(trials)
     }

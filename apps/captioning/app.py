@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from apps.captioning.config import CaptionConfig
-from pipelines.config import ConfigError
-from pipelines.registry import APPS, App
+from lstmsuite.apps.captioning.config import CaptionConfig
+from lstmsuite.pipelines.config import ConfigError
+from lstmsuite.pipelines.contract import App
 
 VOCAB_FILE = "vocab.json"
 
@@ -50,10 +50,10 @@ def load_captioner(cfg: CaptionConfig, run_dir):
     """The `Captioner` of a trained run (model, vocabulary, cached-feature encoder)."""
     import keras
 
-    from apps.captioning.features import ENCODER_FILE
-    from apps.captioning.inference import Captioner
-    from apps.captioning.tokenizer import CaptionTokenizer
-    from pipelines.training import RunDir
+    from lstmsuite.apps.captioning.features import ENCODER_FILE
+    from lstmsuite.apps.captioning.inference import Captioner
+    from lstmsuite.apps.captioning.tokenizer import CaptionTokenizer
+    from lstmsuite.pipelines.contract import RunDir
 
     run = RunDir(run_dir)
     model = run.load_model()
@@ -68,18 +68,17 @@ def load_captioner(cfg: CaptionConfig, run_dir):
     return Captioner(model, tokenizer, encoder)
 
 
-@APPS.register("captioning")
 class CaptioningApp(App):
     config_class = CaptionConfig
     infer_command = "predict"
 
     # ---- runner hooks
     def load_data(self, cfg: CaptionConfig, run_dir) -> Any:
-        from apps.captioning import data as sources
-        from apps.captioning.encoder import normalizer
-        from apps.captioning.pipeline import CaptionTokens, caption_pipeline
-        from apps.captioning.tokenizer import CaptionTokenizer
-        from pipelines.training import Datasets
+        from lstmsuite.apps.captioning import data as sources
+        from lstmsuite.apps.captioning.encoder import normalizer
+        from lstmsuite.apps.captioning.pipeline import CaptionTokens, caption_pipeline
+        from lstmsuite.apps.captioning.tokenizer import CaptionTokenizer
+        from lstmsuite.pipelines.contract import Datasets
 
         data = sources.load(cfg.data)
         vocab_path = Path(run_dir) / VOCAB_FILE
@@ -95,7 +94,10 @@ class CaptioningApp(App):
         normalize = normalizer(cfg.encoder.name)
         features: dict[str, np.ndarray | None] = {"train": None, "valid": None}
         if cfg.data.cache_features:
-            from apps.captioning.features import cached_features, frozen_encoder
+            from lstmsuite.apps.captioning.features import (
+                cached_features,
+                frozen_encoder,
+            )
 
             encoder = frozen_encoder(cfg, run_dir)
             for split in features:
@@ -122,7 +124,7 @@ class CaptioningApp(App):
         return Datasets(train=pipelines["train"], valid=pipelines["valid"], info=info)
 
     def build_model(self, cfg: CaptionConfig, data=None):
-        from apps.captioning.model import build_model
+        from lstmsuite.apps.captioning.model import build_model
 
         return build_model(cfg, data.info["vocab_size"], data.info.get("feature_shape"))
 
@@ -148,8 +150,8 @@ class CaptioningApp(App):
 
 def caption_split(cfg: CaptionConfig, captioner, split, strategy: str):
     """Captions (word lists) of every image of a split, in order."""
-    from apps.captioning.encoder import normalizer
-    from apps.captioning.pipeline import image_batches
+    from lstmsuite.apps.captioning.encoder import normalizer
+    from lstmsuite.apps.captioning.pipeline import image_batches
 
     batches = image_batches(
         split.images,
@@ -169,9 +171,9 @@ def evaluate_split(cfg: CaptionConfig, run_dir, split_name: str = "test"):
     """Corpus BLEU-1..4 and CIDEr-D of each `decode.evaluate` strategy on a split;
     also writes RUN/captions-<split>.tsv (image, each strategy's caption, a
     reference)."""
-    from apps.captioning import data as sources
-    from apps.captioning.tokenizer import words
-    from pipelines.metrics import cider_d, corpus_bleu_scores
+    from lstmsuite.apps.captioning import data as sources
+    from lstmsuite.apps.captioning.tokenizer import words
+    from lstmsuite.pipelines.metrics import cider_d, corpus_bleu_scores
 
     captioner = load_captioner(cfg, run_dir)
     split = sources.load(cfg.data)[split_name]
@@ -198,9 +200,9 @@ def evaluate_split(cfg: CaptionConfig, run_dir, split_name: str = "test"):
 def predict_files(cfg: CaptionConfig, run_dir, paths: list[str], attention_png=False):
     """`path<TAB>caption` per image file; attention PNGs in decode.attention_dir
     (default RUN/attention) when asked."""
-    from apps.captioning.encoder import normalizer
-    from apps.captioning.pipeline import load_image_files
-    from apps.captioning.plots import plot_attention
+    from lstmsuite.apps.captioning.encoder import normalizer
+    from lstmsuite.apps.captioning.pipeline import load_image_files
+    from lstmsuite.apps.captioning.plots import plot_attention
 
     paths = [p for p in paths if p.strip()]
     if not paths:

@@ -26,7 +26,7 @@ import keras
 from keras import ops
 from keras.src import backend as keras_backend
 
-from layers import get_layer_class
+from lstmsuite.layers import get_layer_class
 
 NEG_INF = -1e9
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pipelines.config import Config, DataConfig, ModelConfig
+from lstmsuite.pipelines.config import Config, DataConfig, ModelConfig
 
 
 @dataclass(kw_only=True)

@@ -1,6 +1,6 @@
 """Data sources of the captioning app: named loaders of images and their captions.
 
-    from apps.captioning.data import SOURCES
+    from lstmsuite.apps.captioning.data import SOURCES
 
     data = SOURCES.get("flickr8k")("/data/flickr8k")
     data["train"].images[0]      # '/data/flickr8k/Flicker8k_Dataset/1000268201_...jpg'
@@ -55,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.registry import Registry
+from lstmsuite.pipelines.registry import Registry
 
 SOURCES = Registry("captioning data source")
 SPLITS = ("train", "valid", "test")
@@ -397,7 +397,7 @@ def load_shapes(
     seed: int = 0,
 ) -> CaptionData:
     """Synthetic scenes (see apps/captioning/shapes.py); `path` is not used."""
-    from apps.captioning.shapes import SPLIT_SEEDS, render_split
+    from lstmsuite.apps.captioning.shapes import SPLIT_SEEDS, render_split
 
     counts = {"train": train, "valid": valid, "test": test}
     splits = {}
@@ -415,7 +415,7 @@ def load_shapes(
 
 def load(data_cfg) -> CaptionData:
     """The configured source, with config-level error messages."""
-    from pipelines.config import load_source
+    from lstmsuite.pipelines.config import load_source
 
     return load_source(SOURCES, data_cfg)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import keras
 
-from pipelines.registry import unknown_name_message
+from lstmsuite.pipelines.registry import unknown_name_message
 
 #: keras.applications class -> its module (for preprocess_input)
 APPLICATIONS = {

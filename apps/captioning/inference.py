@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from apps.captioning.model import CaptionNet
-from apps.captioning.tokenizer import END, START, CaptionTokenizer
-from pipelines.decoding import Categorical, make_decoder
+from lstmsuite.apps.captioning.model import CaptionNet
+from lstmsuite.apps.captioning.tokenizer import END, START, CaptionTokenizer
+from lstmsuite.pipelines.decoding import Categorical, make_decoder
 
 
 @dataclass
@@ -96,7 +96,7 @@ class Captioner:
     def caption(self, images: np.ndarray, strategy: str = "beam", **options):
         """Captions of a batch of normalized images with a named strategy.
 
-        `options` go to `pipelines.decoding.make_decoder` (beam_width,
+        `options` go to `lstmsuite.pipelines.decoding.make_decoder` (beam_width,
         length_penalty, temperature, top_k, seed); `max_words` caps the length.
         """
         max_words = options.pop("max_words", 30)

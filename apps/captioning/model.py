@@ -28,9 +28,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from apps.captioning.attention import SoftAttentionRNN
-from apps.captioning.encoder import build_encoder
-from layers import recurrent_stack
+from lstmsuite.apps.captioning.attention import SoftAttentionRNN
+from lstmsuite.apps.captioning.encoder import build_encoder
+from lstmsuite.layers import recurrent_stack
 
 
 @keras.saving.register_keras_serializable(package="lstmsuite")

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from apps.captioning.data import CaptionSplit
-from apps.captioning.tokenizer import END, START, CaptionTokenizer
-from pipelines import data as stages
+from lstmsuite.apps.captioning.data import CaptionSplit
+from lstmsuite.apps.captioning.tokenizer import END, START, CaptionTokenizer
+from lstmsuite.pipelines import data as stages
 
 Normalize = Callable[[tf.Tensor], tf.Tensor]
 

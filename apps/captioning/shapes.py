@@ -1,6 +1,6 @@
 """The `shapes` data source: synthetic scenes of coloured shapes with template captions.
 
-    from apps.captioning.shapes import render_split
+    from lstmsuite.apps.captioning.shapes import render_split
     images, captions, scenes = render_split(count=4, seed=3)
     captions[0]
     # ['a large blue square above a small red circle',

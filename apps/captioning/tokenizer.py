@@ -1,6 +1,6 @@
 """The caption tokenizer: a word vocabulary built from the training captions.
 
-    from apps.captioning.tokenizer import CaptionTokenizer
+    from lstmsuite.apps.captioning.tokenizer import CaptionTokenizer
 
     tok = CaptionTokenizer.fit(["A red circle.", "a blue square"], min_count=1)
     tok.encode("a red zebra")          # [4, 5, 1]: "zebra" is unknown -> OOV id 1

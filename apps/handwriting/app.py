@@ -26,8 +26,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from pipelines.config import Config, ConfigError, DataConfig, ModelConfig, load_source
-from pipelines.registry import APPS, App
+from lstmsuite.pipelines.config import (
+    Config,
+    ConfigError,
+    DataConfig,
+    ModelConfig,
+    load_source,
+)
+from lstmsuite.pipelines.contract import App
 
 ALPHABET_FILE = "alphabet.json"
 
@@ -83,7 +89,7 @@ class HandwritingConfig(Config):
 
 def load_splits(data_cfg: HandwritingDataConfig):
     """The configured source's `LineSplits`, config problems named by key."""
-    from apps.handwriting.data import SOURCES
+    from lstmsuite.apps.handwriting.data import SOURCES
 
     if data_cfg.max_length is not None:
         raise ConfigError(
@@ -103,7 +109,7 @@ def make_alphabet(data_cfg: HandwritingDataConfig, train):
     With a given alphabet, a training transcription with another character is an
     error that says which characters and lines (the model could never output it).
     """
-    from apps.handwriting.alphabet import Alphabet, report_unknown
+    from lstmsuite.apps.handwriting.alphabet import Alphabet, report_unknown
 
     texts = train.transcriptions()
     if data_cfg.alphabet is None:
@@ -130,7 +136,7 @@ def make_alphabet(data_cfg: HandwritingDataConfig, train):
 def usable_for_loss(split, alphabet, where: str):
     """`split` without the lines whose text the alphabet cannot encode (a CTC loss
     needs every label), with a warning that says what was dropped."""
-    from apps.handwriting.alphabet import report_unknown
+    from lstmsuite.apps.handwriting.alphabet import report_unknown
 
     texts = split.transcriptions()
     if texts is None:
@@ -149,7 +155,7 @@ def usable_for_loss(split, alphabet, where: str):
 
 
 def save_alphabet(alphabet, run_dir) -> None:
-    from apps.handwriting.alphabet import Alphabet
+    from lstmsuite.apps.handwriting.alphabet import Alphabet
 
     path = Path(run_dir) / ALPHABET_FILE
     if path.exists():
@@ -170,16 +176,15 @@ def save_alphabet(alphabet, run_dir) -> None:
 # --------------------------------------------------------------------------------- app
 
 
-@APPS.register("handwriting")
 class HandwritingApp(App):
     config_class = HandwritingConfig
     infer_command = "predict"
 
     # ---- runner hooks
     def load_data(self, cfg: HandwritingConfig, run_dir) -> Any:
-        from apps.handwriting.model import check_model_config, downsampling
-        from apps.handwriting.pipeline import line_pipeline
-        from pipelines.training import Datasets
+        from lstmsuite.apps.handwriting.model import check_model_config, downsampling
+        from lstmsuite.apps.handwriting.pipeline import line_pipeline
+        from lstmsuite.pipelines.contract import Datasets
 
         check_model_config(cfg.model, cfg.data.height)
         splits = load_splits(cfg.data)
@@ -201,8 +206,8 @@ class HandwritingApp(App):
         )
 
     def build_model(self, cfg: HandwritingConfig, data=None):
-        from apps.handwriting.alphabet import Alphabet
-        from apps.handwriting.model import build_model
+        from lstmsuite.apps.handwriting.alphabet import Alphabet
+        from lstmsuite.apps.handwriting.model import build_model
 
         alphabet = data.info["alphabet"] if data is not None else None
         if not isinstance(alphabet, Alphabet):
@@ -212,7 +217,7 @@ class HandwritingApp(App):
         )
 
     def compile_args(self, cfg: HandwritingConfig) -> dict[str, Any]:
-        from apps.handwriting.model import CTCLoss
+        from lstmsuite.apps.handwriting.model import CTCLoss
 
         return {"loss": CTCLoss()}
 
@@ -220,7 +225,7 @@ class HandwritingApp(App):
         monitor = getattr(self, "_monitor", None)
         if not cfg.decode.monitor_lines or monitor is None:
             return []
-        from apps.handwriting.monitor import ValidationCER
+        from lstmsuite.apps.handwriting.monitor import ValidationCER
 
         valid, alphabet = monitor
         return [ValidationCER(cfg, valid, alphabet, cfg.decode.monitor_lines)]
@@ -240,10 +245,10 @@ class Recognizer:
     """A trained run: the model, its alphabet, and log-probs -> texts."""
 
     def __init__(self, cfg: HandwritingConfig, run_dir):
-        import apps.handwriting.model  # noqa: F401  (registers the custom layers)
-        from apps.handwriting.alphabet import Alphabet
-        from apps.handwriting.model import downsampling
-        from pipelines.training import RunDir
+        import lstmsuite.apps.handwriting.model  # noqa: F401  (registers the custom layers)
+        from lstmsuite.apps.handwriting.alphabet import Alphabet
+        from lstmsuite.apps.handwriting.model import downsampling
+        from lstmsuite.pipelines.contract import RunDir
 
         run = RunDir(run_dir)
         self.model = run.load_model()
@@ -259,7 +264,7 @@ class Recognizer:
         return scores, frames
 
     def decode(self, scores, frames, strategy: str) -> list[str]:
-        from pipelines.decoding import ctc_beam_search, ctc_greedy
+        from lstmsuite.pipelines.decoding import ctc_beam_search, ctc_greedy
 
         if strategy == "greedy":
             labels = ctc_greedy(scores, frames)
@@ -274,7 +279,7 @@ def load_lexicon(path: str | None, alphabet):
     outside the alphabet cannot be output and are left out, with a warning."""
     if not path:
         return None
-    from pipelines.decoding import CTCLexicon
+    from lstmsuite.pipelines.decoding import CTCLexicon
 
     try:
         words = Path(path).read_text(encoding="utf-8").split()
@@ -300,9 +305,9 @@ def evaluate_lines(cfg: HandwritingConfig, run_dir, split: str = "test") -> dict
     """CER, WER and line accuracy of greedy and beam (and lexicon) decoding over
     every line of `split`. Test characters outside the alphabet are reported and
     count as errors (the model cannot write them)."""
-    from apps.handwriting.alphabet import report_unknown
-    from apps.handwriting.pipeline import eval_pipeline
-    from pipelines.metrics import ErrorRates
+    from lstmsuite.apps.handwriting.alphabet import report_unknown
+    from lstmsuite.apps.handwriting.pipeline import eval_pipeline
+    from lstmsuite.pipelines.metrics import ErrorRates
 
     recognizer = Recognizer(cfg, run_dir)
     splits = load_splits(cfg.data)
@@ -341,8 +346,8 @@ def evaluate_lines(cfg: HandwritingConfig, run_dir, split: str = "test") -> dict
 def predict_images(cfg: HandwritingConfig, run_dir, paths: list[str]) -> list[str]:
     """One transcription per image path, in order; an unreadable image gives an
     empty line and a warning (and the count of them at the end)."""
-    from apps.handwriting.data import check_image
-    from apps.handwriting.pipeline import image_batches
+    from lstmsuite.apps.handwriting.data import check_image
+    from lstmsuite.apps.handwriting.pipeline import image_batches
 
     recognizer = Recognizer(cfg, run_dir)
     reasons = [check_image(path) for path in paths]

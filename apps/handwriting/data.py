@@ -3,7 +3,7 @@
 A config names its source (`data.source: digits_lines`, `data.source: iam` plus
 `data.path`) and the app calls it through the registry::
 
-    from apps.handwriting.data import SOURCES
+    from lstmsuite.apps.handwriting.data import SOURCES
 
     splits = SOURCES.get("folder")("my_scans/")
     splits["train"].transcriptions()[:2]     # ["hello", "world"]
@@ -58,13 +58,13 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from apps.handwriting.synth import (
+from lstmsuite.apps.handwriting.synth import (
     LineStyle,
     SyntheticLines,
     digits_glyphs,
     mnist_glyphs,
 )
-from pipelines.registry import Registry
+from lstmsuite.pipelines.registry import Registry
 
 SOURCES = Registry("handwriting data source")
 SPLITS = ("train", "valid", "test")

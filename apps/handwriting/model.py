@@ -28,7 +28,7 @@ import math
 import keras
 from keras import ops
 
-from layers import get_layer_class
+from lstmsuite.layers import get_layer_class
 
 PACKAGE = "lstmsuite_handwriting"
 
@@ -40,7 +40,7 @@ def downsampling(model_cfg) -> int:
 
 def check_model_config(model_cfg, height: int) -> None:
     """Errors that name the config key before Keras fails somewhere deep."""
-    from pipelines.config import ConfigError
+    from lstmsuite.pipelines.config import ConfigError
 
     pools = model_cfg.conv_pools
     if len(pools) != len(model_cfg.conv_filters):

@@ -19,8 +19,8 @@ class ValidationCER(keras.callbacks.Callback):
 
     def __init__(self, cfg, valid, alphabet, lines: int):
         super().__init__()
-        from apps.handwriting.model import downsampling
-        from apps.handwriting.pipeline import eval_pipeline
+        from lstmsuite.apps.handwriting.model import downsampling
+        from lstmsuite.apps.handwriting.pipeline import eval_pipeline
 
         self.alphabet = alphabet
         self.factor = downsampling(cfg.model)
@@ -29,8 +29,8 @@ class ValidationCER(keras.callbacks.Callback):
         self.batches = self.batches.cache()  # the same lines every epoch
 
     def on_epoch_end(self, epoch, logs=None):
-        from pipelines.decoding import ctc_greedy
-        from pipelines.metrics import ErrorRates
+        from lstmsuite.pipelines.decoding import ctc_greedy
+        from lstmsuite.pipelines.metrics import ErrorRates
 
         rates = ErrorRates()
         for inputs, refs in self.batches:

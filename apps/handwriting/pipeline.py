@@ -30,8 +30,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from apps.handwriting.alphabet import Alphabet
-from pipelines import data as stages
+from lstmsuite.apps.handwriting.alphabet import Alphabet
+from lstmsuite.pipelines import data as stages
 
 
 def to_height(height: int, max_width: int):
@@ -132,7 +132,7 @@ def eval_pipeline(split: Any, data_cfg, batch_size: int | None = None):
 
 def image_batches(paths: list[str], data_cfg, batch_size: int | None = None):
     """Image files -> batches of model inputs, in order (for `predict`)."""
-    from apps.handwriting.data import read_image
+    from lstmsuite.apps.handwriting.data import read_image
 
     ds = tf.data.Dataset.from_tensor_slices(tf.constant(paths, tf.string))
     ds = ds.map(lambda path: (read_image(path), path))

@@ -19,14 +19,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from pipelines.config import (
+from lstmsuite.pipelines.config import (
     Config,
     ConfigError,
     DataConfig,
     ModelConfig,
     load_source,
 )
-from pipelines.registry import APPS, BENCHMARKS, App
+from lstmsuite.pipelines.contract import App
 
 # ------------------------------------------------------------------------------ config
 
@@ -70,20 +70,19 @@ class MusicConfig(Config):
 
 def load_rolls(data_cfg: MusicDataConfig) -> dict[str, list[np.ndarray]]:
     """The piano rolls of every split, from the configured source."""
-    from apps.music.data import SOURCES
+    from lstmsuite.apps.music.data import SOURCES
 
     return load_source(SOURCES, data_cfg)
 
 
-@APPS.register("music")
 class MusicApp(App):
     config_class = MusicConfig
     infer_command = "generate"
 
     # ---- runner hooks
     def load_data(self, cfg: MusicConfig, run_dir) -> Any:
-        from pipelines.data import sequence_pipeline
-        from pipelines.training import Datasets
+        from lstmsuite.pipelines.contract import Datasets
+        from lstmsuite.pipelines.data import sequence_pipeline
 
         rolls = load_rolls(cfg.data)
         for split in ("train", "valid"):
@@ -102,12 +101,12 @@ class MusicApp(App):
         )
 
     def build_model(self, cfg: MusicConfig, data=None):
-        from apps.music.model import build_model
+        from lstmsuite.apps.music.model import build_model
 
         return build_model(cfg.model, seed=cfg.seed)
 
     def compile_args(self, cfg: MusicConfig) -> dict[str, Any]:
-        from apps.music.model import FrameNLL
+        from lstmsuite.apps.music.model import FrameNLL
 
         return {"loss": FrameNLL()}
 
@@ -121,9 +120,9 @@ class MusicApp(App):
 
 def evaluate_rolls(cfg: MusicConfig, run_dir, split: str = "test") -> dict[str, float]:
     """NLL (nats per predicted frame) and frame P/R/F1 over every piece of `split`."""
-    from pipelines.data import sequence_pipeline
-    from pipelines.metrics import PianoRollScores
-    from pipelines.training import RunDir
+    from lstmsuite.pipelines.contract import RunDir
+    from lstmsuite.pipelines.data import sequence_pipeline
+    from lstmsuite.pipelines.metrics import PianoRollScores
 
     run = RunDir(run_dir)
     model = run.load_model()
@@ -153,8 +152,8 @@ def _replace(obj, **changes):
 
 def generate(cfg: MusicConfig, run_dir, output: str | None = None) -> list[str]:
     """Continues a primer for `generate.frames` frames; writes .mid and .png."""
-    from apps.music.midi import plot_piano_roll, write_midi
-    from pipelines.training import RunDir
+    from lstmsuite.apps.music.midi import plot_piano_roll, write_midi
+    from lstmsuite.pipelines.contract import RunDir
 
     gen = cfg.generate
     seed = cfg.seed if gen.seed is None else gen.seed
@@ -207,7 +206,7 @@ def continue_roll(
     the current position: the model is causal, so the zeros after that position do
     not matter, and the fixed shape means the predict function is traced only once.
     """
-    from pipelines.decoding import Bernoulli, make_decoder
+    from lstmsuite.pipelines.decoding import Bernoulli, make_decoder
 
     length = len(primer) + frames
     buffer = np.zeros((1, length, 88), dtype=np.float32)
@@ -229,7 +228,6 @@ def continue_roll(
 # ------------------------------------------------------------------------------- bench
 
 
-@BENCHMARKS.register("music")
 def bench_cells(argv: list[str]) -> int:
     """`lstmsuite bench music [--config F] [--cells lstm,gru] [--set K=V]...`: trains
     and evaluates one run per cell type, prints a Markdown table for the README."""
@@ -237,7 +235,7 @@ def bench_cells(argv: list[str]) -> int:
     import json
     import time
 
-    from pipelines.config import load_config
+    from lstmsuite.pipelines.config import load_config
 
     parser = argparse.ArgumentParser(prog="lstmsuite bench music")
     parser.add_argument("--config", default="configs/music/jsb.yaml")

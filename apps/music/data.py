@@ -3,7 +3,7 @@
 A config names its source (`data.source: music21_bach`, `data.source: mat` plus
 `data.path`) and the pipeline calls it through the registry::
 
-    from apps.music.data import SOURCES
+    from lstmsuite.apps.music.data import SOURCES
 
     splits = SOURCES.get("mat")("../shared/data/poly_music/JSB_Chorales.mat")
     splits["train"][0].shape            # (T, 88), float32 in {0, 1}
@@ -56,14 +56,14 @@ from typing import Any
 
 import numpy as np
 
-from apps.music.midi import (
+from lstmsuite.apps.music.midi import (
     HIGHEST_PITCH,
     LOWEST_PITCH,
     NUM_KEYS,
     midi_to_roll,
     notes_to_roll,
 )
-from pipelines.registry import Registry
+from lstmsuite.pipelines.registry import Registry
 
 SOURCES = Registry("music data source")
 

@@ -6,7 +6,7 @@ one row per quarter note, column `k` holding MIDI pitch `21 + k` (A0 .. C8).
 
 Usage::
 
-    from apps.music.midi import midi_to_roll, plot_piano_roll, write_midi
+    from lstmsuite.apps.music.midi import midi_to_roll, plot_piano_roll, write_midi
 
     write_midi(roll, "out.mid", tempo_bpm=100)   # consecutive frames -> one held note
     plot_piano_roll(roll, "out.png", title="sample")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import keras
 
-from layers import recurrent_stack
+from lstmsuite.layers import recurrent_stack
 
 NUM_KEYS = 88
 

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from pipelines.config import (
+from lstmsuite.pipelines.config import (
     Config,
     ConfigError,
     DataConfig,
@@ -38,7 +38,7 @@ from pipelines.config import (
     TrainingConfig,
     load_source,
 )
-from pipelines.registry import APPS, App
+from lstmsuite.pipelines.contract import App
 
 # ------------------------------------------------------------------------------ config
 
@@ -107,7 +107,7 @@ class TranslationConfig(Config):
 
 def load_pairs(data_cfg: TranslationDataConfig):
     """The sentence pairs of every split, from the configured source."""
-    from apps.translation.data import SOURCES
+    from lstmsuite.apps.translation.data import SOURCES
 
     return load_source(SOURCES, data_cfg)
 
@@ -116,7 +116,7 @@ def tokenizers(cfg: TranslationConfig, train_pairs, run_dir) -> tuple[Any, Any]:
     """The source and target tokenizers: loaded from RUN/tokenizer/ when a previous
     (or interrupted) run with the same settings learned them, else learned now from
     the training split and written there."""
-    from apps.translation.tokenizer import Tokenizer, train_sentencepiece
+    from lstmsuite.apps.translation.tokenizer import Tokenizer, train_sentencepiece
 
     d = cfg.data
     folder = Path(run_dir) / "tokenizer"
@@ -138,7 +138,7 @@ def encode_pairs(source_tok, target_tok, pairs):
     """Raw pairs -> ragged id tensors: source + EOS, BOS + target + EOS."""
     import tensorflow as tf
 
-    from apps.translation.tokenizer import BOS, EOS
+    from lstmsuite.apps.translation.tokenizer import BOS, EOS
 
     src = source_tok.tokenize(tf.constant(pairs.sources, tf.string))
     tgt = target_tok.tokenize(tf.constant(pairs.targets, tf.string))
@@ -161,7 +161,7 @@ def pair_pipeline(src, tgt, data_cfg, *, training: bool, seed: int):
     """Ragged source/target ids -> batches for `model.fit` (shared stages only)."""
     import tensorflow as tf
 
-    from pipelines import data as stages
+    from lstmsuite.pipelines import data as stages
 
     steps = [stages.cache(data_cfg.cache)]
     if training:
@@ -214,14 +214,13 @@ def keep_short(src, tgt, limit: int | None):
 # --------------------------------------------------------------------------------- app
 
 
-@APPS.register("translation")
 class TranslationApp(App):
     config_class = TranslationConfig
     infer_command = "predict"
 
     # ---- runner hooks
     def load_data(self, cfg: TranslationConfig, run_dir) -> Any:
-        from pipelines.training import Datasets
+        from lstmsuite.pipelines.contract import Datasets
 
         pairs = load_pairs(cfg.data)
         for split in ("train", "valid"):
@@ -245,7 +244,7 @@ class TranslationApp(App):
         )
 
     def build_model(self, cfg: TranslationConfig, data=None):
-        from apps.translation.model import build_translator
+        from lstmsuite.apps.translation.model import build_translator
 
         return build_translator(
             cfg.model,
@@ -257,7 +256,7 @@ class TranslationApp(App):
     def compile_args(self, cfg: TranslationConfig) -> dict[str, Any]:
         import keras
 
-        from apps.translation.model import SmoothedCrossEntropy
+        from lstmsuite.apps.translation.model import SmoothedCrossEntropy
 
         return {
             "loss": SmoothedCrossEntropy(cfg.training.label_smoothing),
@@ -282,16 +281,16 @@ class TranslationApp(App):
 
 def load_translator(run_dir):
     """The run's best (else last) model, loaded with safe_mode=True."""
-    import apps.translation.model  # noqa: F401 -- registers Translator & co.
-    from pipelines.training import RunDir
+    import lstmsuite.apps.translation.model  # noqa: F401 -- registers Translator & co.
+    from lstmsuite.pipelines.contract import RunDir
 
     return RunDir(run_dir).load_model()
 
 
 def make_decoder(decode: DecodeConfig, strategy: str | None = None):
     """The shared `pipelines.decoding` strategy the config asks for."""
-    from apps.translation.tokenizer import EOS
-    from pipelines.decoding import Categorical, make_decoder
+    from lstmsuite.apps.translation.tokenizer import EOS
+    from lstmsuite.pipelines.decoding import Categorical, make_decoder
 
     name = strategy or decode.strategy
     options: dict[str, Any] = {"distribution": Categorical(from_logits=True)}
@@ -323,9 +322,9 @@ def translate_all(model, sentences, decoder, batch_size: int = 64) -> list[str]:
 def evaluate(cfg: TranslationConfig, run_dir, split: str = "test") -> dict[str, float]:
     """BLEU and chrF of greedy and beam decoding over the distinct sources of
     `split`, every target of a source a reference."""
-    from apps.translation.heatmap import plot_attention
-    from pipelines.metrics import corpus_bleu, corpus_chrf
-    from pipelines.training import RunDir
+    from lstmsuite.apps.translation.heatmap import plot_attention
+    from lstmsuite.pipelines.contract import RunDir
+    from lstmsuite.pipelines.metrics import corpus_bleu, corpus_chrf
 
     run = RunDir(run_dir)
     model = load_translator(run_dir)

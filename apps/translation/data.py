@@ -1,6 +1,6 @@
 """Data sources of the translation application: named loaders of sentence pairs.
 
-    from apps.translation.data import SOURCES
+    from lstmsuite.apps.translation.data import SOURCES
 
     pairs = SOURCES.get("tsv")("../shared/data/anki/fra.txt")
     pairs["test"].sources[0], pairs["test"].targets[0]   # "Go.", "Va !"
@@ -40,7 +40,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.registry import Registry
+from lstmsuite.pipelines.registry import Registry
 
 SOURCES = Registry("translation data source")
 

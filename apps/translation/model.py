@@ -29,9 +29,9 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from apps.translation.attention import Attention
-from apps.translation.tokenizer import BOS, EOS, PAD, Tokenizer
-from layers import get_layer_class
+from lstmsuite.apps.translation.attention import Attention
+from lstmsuite.apps.translation.tokenizer import BOS, EOS, PAD, Tokenizer
+from lstmsuite.layers import get_layer_class
 
 
 @keras.saving.register_keras_serializable(package="lstmsuite")
@@ -259,7 +259,7 @@ class Translator(keras.Model):
     ) -> list[str]:
         """Raw strings -> raw translations with a `pipelines.decoding` strategy
         (default greedy); batches as given, so pass a few hundred at a time."""
-        from pipelines.decoding import Categorical, Greedy
+        from lstmsuite.pipelines.decoding import Categorical, Greedy
 
         strings = list(strings)
         if not strings:

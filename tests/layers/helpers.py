@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from layers import (
+from lstmsuite.layers import (
     CIFGLSTM,
     GRU,
     LSTM,

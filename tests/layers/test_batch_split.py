@@ -1,14 +1,15 @@
 """On TensorFlow's CPU executor, inference splits a large batch over two loops.
 
-`layers.recurrent._split_batch` decides; each half must give the rows the whole
-batch gives (to float32 rounding), for every layer and option that reaches the loop.
+`lstmsuite.layers.recurrent._split_batch` decides; each half must give the rows
+the whole batch gives (to float32 rounding), for every layer and option
+that reaches the loop.
 """
 
 import keras
 import numpy as np
 import pytest
 
-from layers import LSTM, recurrent
+from lstmsuite.layers import LSTM, recurrent
 from tests.layers.helpers import VARIANTS, randomize_weights, to_numpy
 
 pytestmark = pytest.mark.skipif(
@@ -127,8 +128,8 @@ def test_layer_norm_vectors_broadcast_per_loop(batch, split, rows, monkeypatch):
     the outputs are those of the (n,) vectors."""
     import tensorflow as tf
 
-    from layers import LayerNormLSTM
-    from layers.layer_norm_lstm import LayerNormLSTMCell
+    from lstmsuite.layers import LayerNormLSTM
+    from lstmsuite.layers.layer_norm_lstm import LayerNormLSTMCell
 
     layer = LayerNormLSTM(5, return_sequences=True)
     x = np.random.default_rng(4).normal(size=(batch, 6, 4)).astype("float32")

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import pytest
 
-from layers import GRU, LSTM
+from lstmsuite.layers import GRU, LSTM
 from tests.layers.helpers import randomize_weights, to_numpy
 
 BACKEND = keras.backend.backend()

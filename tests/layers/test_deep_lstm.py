@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from layers import CELLS, LSTM, DeepLSTM
+from lstmsuite.layers import CELLS, LSTM, DeepLSTM
 from tests.layers.helpers import BATCH, FEATURES, TIME, randomize_weights, to_numpy
 
 ATOL = 1e-5

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-import layers
+from lstmsuite import layers
 
 CLASSES = [name for name in layers.__all__ if inspect.isclass(getattr(layers, name))]
 

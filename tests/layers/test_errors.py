@@ -5,8 +5,8 @@ import re
 import numpy as np
 import pytest
 
-import layers
-from layers import (
+from lstmsuite import layers
+from lstmsuite.layers import (
     CIFGLSTM,
     GRU,
     LSTM,

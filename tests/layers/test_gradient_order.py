@@ -1,5 +1,6 @@
 """The order of a step's ops on TensorFlow's graph executor: the backward pass
-computes dh(t-1) before the weight gradients (`layers.recurrent.recurrent_matmul`),
+computes dh(t-1) before the weight gradients
+(`lstmsuite.layers.recurrent.recurrent_matmul`),
 `LayerNormLSTM`'s gain gradients wait for its dx, and the input projection of
 step t waits for h(t-1) (`RecurrentLayer.inner_loop`).
 
@@ -11,7 +12,15 @@ import keras
 import numpy as np
 import pytest
 
-from layers import CIFGLSTM, GRU, LSTM, LSTMP, LayerNormLSTM, PeepholeLSTM, recurrent
+from lstmsuite.layers import (
+    CIFGLSTM,
+    GRU,
+    LSTM,
+    LSTMP,
+    LayerNormLSTM,
+    PeepholeLSTM,
+    recurrent,
+)
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",

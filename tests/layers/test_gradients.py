@@ -7,7 +7,7 @@ in float32, so there the step and the tolerance are looser.
 import numpy as np
 import pytest
 
-from layers import CIFGLSTM, GRU, LSTM, LSTMP, LayerNormLSTM, PeepholeLSTM
+from lstmsuite.layers import CIFGLSTM, GRU, LSTM, LSTMP, LayerNormLSTM, PeepholeLSTM
 from tests.layers.helpers import BACKEND, loss_and_grads, loss_function, to_numpy
 
 if BACKEND == "tensorflow":

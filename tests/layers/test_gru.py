@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from layers import GRU, GRUCell
+from lstmsuite.layers import GRU, GRUCell
 from tests.layers import parity
 from tests.layers.helpers import randomize_weights, to_numpy
 

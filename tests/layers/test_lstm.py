@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from layers import LSTM, LSTMCell
+from lstmsuite.layers import LSTM, LSTMCell
 from tests.layers import numpy_reference as ref_np
 from tests.layers import parity
 from tests.layers.helpers import cell_weights, randomize_weights, to_numpy

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-import layers
+from lstmsuite import layers
 from tests.layers.helpers import (
     BACKEND,
     BATCH,

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from layers import LSTMP
+from lstmsuite.layers import LSTMP
 from tests.layers import numpy_reference as ref_np
 from tests.layers.helpers import (
     PROJ,

@@ -3,7 +3,7 @@ memory probe."""
 
 import json
 
-from pipelines import bench_layers
+from lstmsuite.pipelines import bench_layers
 
 
 def test_combine_rounds_takes_the_median_of_each_time_and_keeps_the_rounds():
@@ -53,7 +53,7 @@ def test_memory_probe_counts_what_the_step_keeps_for_its_gradient():
     peaks = {}
     for steps in (40, 400):
         code = (
-            "import json; from pipelines.bench_layers import memory_probe; "
+            "import json; from lstmsuite.pipelines.bench_layers import memory_probe; "
             f"print(json.dumps(memory_probe('lstm', {dict(shape, T=steps)!r})))"
         )
         row = bench_layers.run_subprocess(["-c", code], env=bench_layers.MEMORY_ENV)

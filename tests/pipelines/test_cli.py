@@ -2,8 +2,8 @@
 
 import json
 
-from pipelines.cli import main
-from pipelines.registry import BENCHMARKS
+from lstmsuite.pipelines.cli import main
+from lstmsuite.pipelines.registry import BENCHMARKS
 
 
 def test_apps_lists_music(capsys):

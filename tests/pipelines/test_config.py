@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pipelines.config import (
+from lstmsuite.pipelines.config import (
     Config,
     ConfigError,
     DataConfig,

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from pipelines.config import DataConfig
-from pipelines.data import count_batches, from_sequences, sequence_pipeline
+from lstmsuite.pipelines.config import DataConfig
+from lstmsuite.pipelines.data import count_batches, from_sequences, sequence_pipeline
 
 
 def sequences(n=10, features=3, seed=0):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pipelines.decoding import (
+from lstmsuite.pipelines.decoding import (
     BeamSearch,
     Bernoulli,
     Categorical,

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from pipelines.metrics import PianoRollScores, bernoulli_nll, frame_scores
+from lstmsuite.pipelines.metrics import PianoRollScores, bernoulli_nll, frame_scores
 
 
 def test_nll_matches_hand_computation_and_ignores_padding():

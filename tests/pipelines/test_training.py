@@ -8,9 +8,10 @@ import time
 import numpy as np
 import pytest
 
-from pipelines.config import ConfigError, load_config
-from pipelines.registry import get_app
-from pipelines.training import RunDir, TrainingDivergedError, read_history
+from lstmsuite.pipelines.config import ConfigError, load_config
+from lstmsuite.pipelines.contract import RunDir
+from lstmsuite.pipelines.registry import get_app
+from lstmsuite.pipelines.training import TrainingDivergedError, read_history
 from tests.pipelines.conftest import PYTHON, ROOT, subprocess_env
 
 
@@ -62,7 +63,7 @@ def test_time_budget_stops_before_an_epoch_that_would_overrun(tmp_path):
 def test_time_budget_stops_when_the_next_epoch_would_not_fit():
     from types import SimpleNamespace
 
-    from pipelines.training import TimeBudget
+    from lstmsuite.pipelines.training import TimeBudget
 
     budget = TimeBudget(minutes=10)
     budget.set_model(SimpleNamespace(stop_training=False))
@@ -87,7 +88,8 @@ def test_kill_9_then_the_same_command_resumes(tmp_path):
     command = [
         PYTHON,
         "-c",
-        "import sys, tests.pipelines.toy_app; from pipelines.cli import main; "
+        "import sys, tests.pipelines.toy_app; "
+        "from lstmsuite.pipelines.cli import main; "
         "sys.exit(main(sys.argv[1:]))",
         "train",
         "toy",

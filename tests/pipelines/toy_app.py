@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
-from pipelines.config import Config, DataConfig, ModelConfig
-from pipelines.data import sequence_pipeline
-from pipelines.registry import APPS, App
-from pipelines.training import Datasets
+from lstmsuite.pipelines.config import Config, DataConfig, ModelConfig
+from lstmsuite.pipelines.contract import App, Datasets
+from lstmsuite.pipelines.data import sequence_pipeline
+from lstmsuite.pipelines.registry import APPS
 
 
 @dataclass(kw_only=True)
@@ -69,7 +69,7 @@ class Sleep(keras.callbacks.Callback):
         time.sleep(self.seconds)
 
 
-@APPS.register("toy")
+@APPS.register("toy")  # an app of this process only, no entry point
 class ToyApp(App):
     config_class = ToyConfig
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipelines.cli import main
-from pipelines.config import load_config
+from lstmsuite.pipelines.cli import main
+from lstmsuite.pipelines.config import load_config
 from tests.apps.captioning.test_data import make_flickr8k
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -20,7 +20,7 @@ TINY = str(CONFIGS / "tiny.yaml")
 
 
 def test_shipped_configs_load():
-    from apps.captioning.config import CaptionConfig
+    from lstmsuite.apps.captioning.config import CaptionConfig
 
     for name in ("tiny", "shapes", "flickr8k"):
         cfg = load_config(CaptionConfig, CONFIGS / f"{name}.yaml", app="captioning")
@@ -63,7 +63,7 @@ def test_evaluate_reports_bleu_and_cider_for_greedy_and_beam(tiny_run, capsys):
 def test_save_load_and_predict_on_image_files(tiny_run, tmp_path, capsys):
     from PIL import Image
 
-    from apps.captioning.shapes import draw_scene, random_scene
+    from lstmsuite.apps.captioning.shapes import draw_scene, random_scene
 
     rng = np.random.default_rng(5)
     paths = []

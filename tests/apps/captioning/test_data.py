@@ -8,8 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from apps.captioning.data import SOURCES
-from apps.captioning.tokenizer import END, OOV, PAD, START, CaptionTokenizer, words
+from lstmsuite.apps.captioning.data import SOURCES
+from lstmsuite.apps.captioning.tokenizer import (
+    END,
+    OOV,
+    PAD,
+    START,
+    CaptionTokenizer,
+    words,
+)
 
 
 def write_image(path: Path, seed: int, size=(24, 20)):
@@ -194,7 +201,7 @@ def test_folder_layout_several_lines_per_image(tmp_path):
 
 
 def test_shapes_are_deterministic_and_captioned_from_the_scene():
-    from apps.captioning.shapes import captions_of, render_split
+    from lstmsuite.apps.captioning.shapes import captions_of, render_split
 
     a = SOURCES.get("shapes")(train=5, valid=2, test=3, size=32)
     b = SOURCES.get("shapes")(train=5, valid=2, test=3, size=32)
@@ -210,7 +217,7 @@ def test_shapes_are_deterministic_and_captioned_from_the_scene():
         for shape in scene:  # every described shape is in every reference
             assert all(shape.words in ref for ref in refs)
         assert image.reshape(-1, 3).max(axis=0).max() > 100  # something was drawn
-    from apps.captioning.shapes import Shape
+    from lstmsuite.apps.captioning.shapes import Shape
 
     pair = [
         Shape("circle", "red", "small", 0, 0),
@@ -226,7 +233,7 @@ def test_shapes_are_deterministic_and_captioned_from_the_scene():
 def test_a_corrupt_image_file_stops_the_pipeline_with_its_name(tmp_path):
     import tensorflow as tf
 
-    from apps.captioning.pipeline import image_dataset
+    from lstmsuite.apps.captioning.pipeline import image_dataset
 
     write_image(tmp_path / "good.png", 0)
     (tmp_path / "bad.jpg").write_bytes(b"<html>not found</html>")
@@ -237,9 +244,9 @@ def test_a_corrupt_image_file_stops_the_pipeline_with_its_name(tmp_path):
 
 
 def test_pipeline_batches_pad_per_batch_and_sample_captions(tmp_path):
-    from apps.captioning.config import CaptionDataConfig
-    from apps.captioning.data import load_flickr8k
-    from apps.captioning.pipeline import CaptionTokens, caption_pipeline
+    from lstmsuite.apps.captioning.config import CaptionDataConfig
+    from lstmsuite.apps.captioning.data import load_flickr8k
+    from lstmsuite.apps.captioning.pipeline import CaptionTokens, caption_pipeline
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

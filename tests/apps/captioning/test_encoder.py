@@ -5,8 +5,8 @@ import keras
 import numpy as np
 import pytest
 
-from apps.captioning.config import EncoderConfig
-from apps.captioning.encoder import build_encoder, normalizer
+from lstmsuite.apps.captioning.config import EncoderConfig
+from lstmsuite.apps.captioning.encoder import build_encoder, normalizer
 
 
 def test_keras_application_encoder_weights_file_and_safe_load(tmp_path):

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from pipelines.metrics import cider_d, corpus_bleu_scores
+from lstmsuite.pipelines.metrics import cider_d, corpus_bleu_scores
 
 
 def toks(text):

@@ -4,10 +4,10 @@ search against a hand-built model whose best caption is known."""
 import numpy as np
 import pytest
 
-from apps.captioning.attention import SoftAttentionRNN
-from apps.captioning.config import CaptionConfig
-from apps.captioning.tokenizer import END, START, CaptionTokenizer
-from pipelines.config import load_config
+from lstmsuite.apps.captioning.attention import SoftAttentionRNN
+from lstmsuite.apps.captioning.config import CaptionConfig
+from lstmsuite.apps.captioning.tokenizer import END, START, CaptionTokenizer
+from lstmsuite.pipelines.config import load_config
 
 
 def tiny_cfg(**overrides):
@@ -64,8 +64,8 @@ def test_attention_is_causal_over_steps_and_takes_any_cell():
 def test_model_shapes_and_padding_is_out_of_the_loss(decoder):
     import keras
 
-    from apps.captioning.app import CaptioningApp
-    from apps.captioning.model import build_model
+    from lstmsuite.apps.captioning.app import CaptioningApp
+    from lstmsuite.apps.captioning.model import build_model
 
     cfg = tiny_cfg(**{"model.decoder": decoder, "model.pooling": "flatten"})
     model = build_model(cfg, vocab_size=11)
@@ -114,7 +114,7 @@ class TableModel:
 
 
 def test_beam_search_finds_the_known_best_caption():
-    from apps.captioning.inference import Captioner
+    from lstmsuite.apps.captioning.inference import Captioner
 
     captioner = Captioner.__new__(Captioner)  # the decoding half, with a table model
     captioner.tokenizer = CaptionTokenizer(

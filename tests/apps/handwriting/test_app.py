@@ -12,16 +12,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apps.handwriting.alphabet import Alphabet, report_unknown
-from apps.handwriting.app import (
+from lstmsuite.apps.handwriting.alphabet import Alphabet, report_unknown
+from lstmsuite.apps.handwriting.app import (
     HandwritingConfig,
     make_alphabet,
     usable_for_loss,
 )
-from apps.handwriting.data import ImageFiles
-from apps.handwriting.synth import SyntheticLines, digits_glyphs
-from pipelines.cli import main
-from pipelines.config import ConfigError, load_config
+from lstmsuite.apps.handwriting.data import ImageFiles
+from lstmsuite.apps.handwriting.synth import SyntheticLines, digits_glyphs
+from lstmsuite.pipelines.cli import main
+from lstmsuite.pipelines.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[3]
 CONFIGS = ROOT / "configs" / "handwriting"
@@ -71,7 +71,7 @@ def test_evaluate_reports_greedy_and_beam(trained, capsys):
 
 
 def test_evaluate_with_a_lexicon(trained, tmp_path, capsys):
-    from apps.handwriting.app import load_splits
+    from lstmsuite.apps.handwriting.app import load_splits
 
     cfg = load_config(HandwritingConfig, trained / "config.yaml")
     words = load_splits(cfg.data)["test"].transcriptions()

@@ -8,8 +8,8 @@ import itertools
 import numpy as np
 import pytest
 
-from pipelines.decoding import CTCLexicon, ctc_beam_search, ctc_greedy
-from pipelines.metrics import ErrorRates, edit_distance, error_rates
+from lstmsuite.pipelines.decoding import CTCLexicon, ctc_beam_search, ctc_greedy
+from lstmsuite.pipelines.metrics import ErrorRates, edit_distance, error_rates
 
 BLANK = 0
 

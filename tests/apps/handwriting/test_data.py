@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apps.handwriting.data import SOURCES, SPLITS, check_image, split_of
-from apps.handwriting.synth import GLYPH, LineStyle, SyntheticLines
+from lstmsuite.apps.handwriting.data import SOURCES, SPLITS, check_image, split_of
+from lstmsuite.apps.handwriting.synth import GLYPH, LineStyle, SyntheticLines
 
 SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 MNIST = SHARED_DATA / "mnist" / "mnist.npz"

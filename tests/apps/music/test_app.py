@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import scipy.io
 
-from pipelines.cli import main
-from pipelines.config import load_config
+from lstmsuite.pipelines.cli import main
+from lstmsuite.pipelines.config import load_config
 
 ROOT = Path(__file__).resolve().parents[3]
 TINY = str(ROOT / "configs" / "music" / "tiny.yaml")
@@ -56,7 +56,7 @@ def data_args(mat_file):
 
 
 def test_shipped_configs_load():
-    from apps.music.app import MusicConfig
+    from lstmsuite.apps.music.app import MusicConfig
 
     for name in ("tiny", "bach", "jsb"):
         cfg = load_config(MusicConfig, ROOT / "configs" / "music" / f"{name}.yaml")
@@ -64,8 +64,8 @@ def test_shipped_configs_load():
 
 
 def test_frame_nll_loss_is_the_jsb_nll():
-    from apps.music.model import FrameNLL
-    from pipelines.metrics import bernoulli_nll
+    from lstmsuite.apps.music.model import FrameNLL
+    from lstmsuite.pipelines.metrics import bernoulli_nll
 
     rng = np.random.default_rng(1)
     probs = rng.uniform(0.05, 0.95, (2, 5, 88)).astype("float32")
@@ -124,7 +124,7 @@ def env(**extra):
 
 def start(args, tmp_path, name, **extra_env):
     log = open(tmp_path / f"{name}.log", "w")
-    command = [sys.executable, "-m", "pipelines.cli", *args]
+    command = [sys.executable, "-m", "lstmsuite.pipelines.cli", *args]
     return subprocess.Popen(
         command, cwd=ROOT, env=env(**extra_env), stdout=log, stderr=subprocess.STDOUT
     )
@@ -197,7 +197,7 @@ def test_distributed_tuning(tmp_path, mat_file):
     scores = [t["score"] for t in summary["trials"]]
     assert summary["best_score"] == pytest.approx(min(scores))
 
-    from apps.music.app import MusicConfig
+    from lstmsuite.apps.music.app import MusicConfig
 
     best = load_config(MusicConfig, run_dir / "best.yaml")
     assert best.model.units == summary["best_values"]["model.units"]

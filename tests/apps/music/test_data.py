@@ -11,7 +11,7 @@ import pretty_midi
 import pytest
 import scipy.io
 
-from apps.music.data import (
+from lstmsuite.apps.music.data import (
     SOURCES,
     SPLITS,
     RollSplits,
@@ -20,7 +20,7 @@ from apps.music.data import (
     squeeze_silence,
     work_of,
 )
-from apps.music.midi import write_midi
+from lstmsuite.apps.music.midi import write_midi
 
 SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 JSB_MAT = SHARED_DATA / "poly_music" / "JSB_Chorales.mat"
@@ -340,7 +340,7 @@ def test_music21_bach_small_parse_split_and_cache(tmp_path, monkeypatch):
 
 def test_music21_bach_skips_and_counts_a_score_that_fails(tmp_path, monkeypatch):
     pytest.importorskip("music21")
-    import apps.music.data as data
+    import lstmsuite.apps.music.data as data
 
     parse = data.score_to_roll
 

@@ -8,7 +8,7 @@ import pretty_midi
 import pytest
 from PIL import Image
 
-from apps.music.midi import (
+from lstmsuite.apps.music.midi import (
     NUM_KEYS,
     midi_to_roll,
     notes_to_roll,

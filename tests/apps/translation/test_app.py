@@ -9,15 +9,15 @@ import json
 
 import pytest
 
-from pipelines.cli import main
-from pipelines.config import load_config
+from lstmsuite.pipelines.cli import main
+from lstmsuite.pipelines.config import load_config
 from tests.apps.translation.conftest import ROOT, TINY
 
 SENTENCES = ["One two.", "Three four five.", "Zébulon 😀 ЖЖ?", ""]
 
 
 def test_shipped_configs_load():
-    from apps.translation.app import TranslationConfig
+    from lstmsuite.apps.translation.app import TranslationConfig
 
     for path in sorted((ROOT / "configs" / "translation").glob("*.yaml")):
         cfg = load_config(TranslationConfig, path, app="translation")
@@ -56,9 +56,9 @@ def test_training_loss_falls_and_the_run_dir_is_complete(trained):
 def test_saved_model_translates_raw_strings_after_load_model(trained):
     import keras
 
-    import apps.translation.model  # noqa: F401 -- registers the classes
-    from apps.translation.app import make_decoder
-    from pipelines.training import load_run_config
+    import lstmsuite.apps.translation.model  # noqa: F401 -- registers the classes
+    from lstmsuite.apps.translation.app import make_decoder
+    from lstmsuite.pipelines.contract import load_run_config
 
     model = keras.models.load_model(
         trained / "checkpoints" / "best.keras", safe_mode=True, compile=False
@@ -73,7 +73,7 @@ def test_saved_model_translates_raw_strings_after_load_model(trained):
 
 
 def load_config_cls():
-    from apps.translation.app import TranslationConfig
+    from lstmsuite.apps.translation.app import TranslationConfig
 
     return TranslationConfig(data={"source": "tsv"})
 
@@ -81,8 +81,8 @@ def load_config_cls():
 def test_exported_saved_model_maps_strings_to_strings(trained, tmp_path):
     import tensorflow as tf
 
-    from apps.translation.app import load_translator
-    from apps.translation.model import export_saved_model
+    from lstmsuite.apps.translation.app import load_translator
+    from lstmsuite.apps.translation.model import export_saved_model
 
     model = load_translator(trained)
     path = export_saved_model(model, tmp_path / "savedmodel")

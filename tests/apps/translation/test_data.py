@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from apps.translation.data import SOURCES, SPLITS, split_of
+from lstmsuite.apps.translation.data import SOURCES, SPLITS, split_of
 from tests.apps.translation.conftest import SHARED_DATA
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.metrics import corpus_bleu, corpus_chrf
+from lstmsuite.pipelines.metrics import corpus_bleu, corpus_chrf
 
 
 def test_bleu_on_a_hand_checked_example():

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from apps.translation.attention import Attention
-from apps.translation.tokenizer import BOS, EOS, PAD
+from lstmsuite.apps.translation.attention import Attention
+from lstmsuite.apps.translation.tokenizer import BOS, EOS, PAD
 
 
 @pytest.mark.parametrize("kind", ["luong", "bahdanau"])
@@ -37,7 +37,7 @@ def test_unknown_attention_kind_is_an_error():
 
 
 def _translator(**kwargs):
-    from apps.translation.model import Translator
+    from lstmsuite.apps.translation.model import Translator
 
     options = dict(embedding_dim=8, units=8, attention_units=8, max_output_length=6)
     model = Translator(40, 30, **{**options, **kwargs})
@@ -91,7 +91,7 @@ def test_beam_search_finds_the_best_sequence_of_a_hand_built_model():
     (0.6) than "b" (0.4), but "a" continues badly (every next token 1/4) while "b"
     continues with "b" then EOS almost surely. Best sequence: b b EOS
     (0.4 * 0.9 * 0.9 = 0.324) against greedy's a ... (at most 0.6 * 0.25 * ...)."""
-    from apps.translation.app import DecodeConfig, make_decoder
+    from lstmsuite.apps.translation.app import DecodeConfig, make_decoder
 
     vocab = 6
 
@@ -136,7 +136,7 @@ def test_beam_search_finds_the_best_sequence_of_a_hand_built_model():
 
 
 def test_smoothed_cross_entropy_matches_a_hand_computation():
-    from apps.translation.model import SmoothedCrossEntropy
+    from lstmsuite.apps.translation.model import SmoothedCrossEntropy
 
     logits = np.log(np.array([[[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]], dtype="float32"))
     target = np.array([[0, 2]])

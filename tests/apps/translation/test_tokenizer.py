@@ -6,7 +6,13 @@ import keras
 import numpy as np
 import pytest
 
-from apps.translation.tokenizer import BOS, EOS, PAD, Tokenizer, train_sentencepiece
+from lstmsuite.apps.translation.tokenizer import (
+    BOS,
+    EOS,
+    PAD,
+    Tokenizer,
+    train_sentencepiece,
+)
 from tests.apps.translation.conftest import number_pairs
 
 

@@ -1,0 +1,87 @@
+"""Files written before the `lstmsuite` namespace still load, evaluate and predict.
+
+`tests/fixtures/legacy/` holds a `.keras` file with every layer and one tiny run
+directory per app, written by the code of commit 87536e7 (when the packages were
+still imported as `layers`, `pipelines` and `apps`), with the scores that code's
+`evaluate` printed. See its README for how they were made.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lstmsuite.pipelines.cli import main
+
+LEGACY = Path(__file__).resolve().parents[1] / "fixtures" / "legacy"
+
+# The data these runs were trained on, at their new place (config.yaml keeps the
+# path they had when they were written).
+DATA = {
+    "music": ["--set", "data.path={data}/tiny.mat"],
+    "translation": ["--set", "data.path={data}/numbers.txt"],
+    "handwriting": [],
+    "captioning": [],
+}
+
+
+def test_legacy_keras_file_loads_with_the_same_outputs():
+    import keras
+
+    import lstmsuite.layers  # noqa: F401  (registers the classes the file names)
+
+    model = keras.models.load_model(LEGACY / "all_layers.keras", safe_mode=True)
+    io = np.load(LEGACY / "all_layers_io.npz")
+    np.testing.assert_allclose(model(io["x"]), io["y"], rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture
+def legacy(tmp_path):
+    """A writable copy of the legacy runs and their data."""
+    shutil.copytree(LEGACY, tmp_path / "legacy")
+    return tmp_path / "legacy"
+
+
+def _scores(scores: dict) -> dict:
+    return {k: v for k, v in scores.items() if not k.startswith("seconds")}
+
+
+@pytest.mark.parametrize("app", sorted(DATA))
+def test_legacy_run_evaluates_to_the_same_scores(app, legacy, capsys):
+    run = legacy / app
+    expected = json.loads((run / "evaluation.json").read_text())
+    data = [arg.format(data=legacy / "data") for arg in DATA[app]]
+    assert main(["evaluate", app, "--run-dir", str(run), *data]) == 0
+    scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert _scores(scores) == pytest.approx(_scores(expected), rel=1e-6, abs=1e-9)
+
+
+def test_legacy_runs_generate_and_predict(legacy, capsys, tmp_path):
+    from PIL import Image
+
+    music = legacy / "music"
+    assert main(["generate", "music", "--run-dir", str(music)]) == 0
+    assert list((music / "generated").glob("*.mid"))
+
+    translation = legacy / "translation"
+    assert main(["predict", "translation", "--run-dir", str(translation), "Two."]) == 0
+    assert capsys.readouterr().out.strip()
+
+    image = tmp_path / "line.png"
+    Image.fromarray(np.full((16, 48), 255, np.uint8)).save(image)
+    handwriting = legacy / "handwriting"
+    args = ["predict", "handwriting", "--run-dir", str(handwriting), str(image)]
+    assert main(args) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 1
+
+    picture = tmp_path / "picture.png"
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(picture)
+    captioning = legacy / "captioning"
+    assert (
+        main(["predict", "captioning", "--run-dir", str(captioning), str(picture)]) == 0
+    )
+    assert capsys.readouterr().out.strip()
