@@ -507,21 +507,3 @@ def _unknown_key_message(origin: str, prefix: str, key: str, choices: list[str])
         message += f" Did you mean {suggestion}?"
     where = f"in {prefix}" if prefix else "at the top level"
     return message + f" Valid keys {where}: {', '.join(choices)}."
-
-
-def load_source(sources, data_cfg):
-    """Calls the data source that `data.source` names with `data.path` and
-    `data.options`; a problem with any of the three is a `ConfigError` naming its key.
-
-    `sources` is the app's `pipelines.registry.Registry` of loaders.
-    """
-    try:
-        loader = sources.get(data_cfg.source)
-    except ValueError as e:
-        raise ConfigError(f"data.source: {e}") from None
-    try:
-        return loader(data_cfg.path, **data_cfg.options)
-    except TypeError as e:
-        raise ConfigError(f"data.options: {e}") from None
-    except FileNotFoundError as e:
-        raise ConfigError(f"data.path: {e}") from None

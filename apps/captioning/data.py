@@ -56,9 +56,16 @@ from typing import Any
 import numpy as np
 
 from lstmsuite.pipelines.registry import Registry
+from lstmsuite.pipelines.sources import (
+    SPLITS,
+    Splits,
+    load_source,
+    md5_split,
+    require_dir,
+    require_file,
+)
 
 SOURCES = Registry("captioning data source")
-SPLITS = ("train", "valid", "test")
 
 
 @dataclass
@@ -77,12 +84,8 @@ class CaptionSplit:
         return len(self.captions)
 
 
-class CaptionData(dict):
+class CaptionData(Splits):
     """`{"train": CaptionSplit, "valid": ..., "test": ...}` plus an `info` summary."""
-
-    def __init__(self, splits: dict[str, CaptionSplit], info: dict[str, Any]):
-        super().__init__(splits)
-        self.info = info
 
 
 def _summary(source: str, splits: dict[str, CaptionSplit], **extra) -> dict[str, Any]:
@@ -95,28 +98,6 @@ def _summary(source: str, splits: dict[str, CaptionSplit], **extra) -> dict[str,
         "captions": {k: sum(map(len, v.captions)) for k, v in splits.items()},
         **extra,
     }
-
-
-def md5_split(key: str, valid: int = 1, test: int = 1, buckets: int = 10) -> str:
-    """Deterministic split of a file by the MD5 of its name (not `hash()`, which
-    Python salts per process)."""
-    bucket = int(hashlib.md5(key.encode("utf-8")).hexdigest(), 16) % buckets
-    return "test" if bucket < test else "valid" if bucket < test + valid else "train"
-
-
-def _need_file(path: Path, what: str) -> Path:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: {what} not found")
-    return path
-
-
-def _folder(path: str | None, source: str) -> Path:
-    if path is None:
-        raise ValueError(f"{source}: set data.path to the data folder")
-    folder = Path(path).expanduser()
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: {source} data folder not found")
-    return folder
 
 
 # --------------------------------------------------------------------------- flickr8k
@@ -148,7 +129,7 @@ def load_flickr8k(
 ) -> CaptionData:
     """The Flickr8k layout; `images` names the image folder, `limit` keeps the first
     N images of each split list."""
-    folder = _folder(path, "flickr8k")
+    folder = require_dir(path, "flickr8k")
     if images is not None:
         image_dir = folder / images
         if not image_dir.is_dir():
@@ -219,7 +200,7 @@ def read_coco_json(
     """One COCO captions file: (split of the images that have a file and captions,
     skipped counts)."""
     try:
-        data = json.loads(_need_file(json_path, "COCO captions file").read_text())
+        data = json.loads(require_file(json_path, "coco", "captions file").read_text())
         files = {int(im["id"]): str(im["file_name"]) for im in data["images"]}
         pairs = [(int(a["image_id"]), str(a["caption"])) for a in data["annotations"]]
     except (ValueError, KeyError, TypeError) as e:
@@ -266,7 +247,7 @@ def load_coco(
     limit: int | None = None,
 ) -> CaptionData:
     """COCO captions JSON + image folders (see the module docstring)."""
-    folder = _folder(path, "coco")
+    folder = require_dir(path, "coco")
     train, skipped_train = read_coco_json(
         _coco_path(folder, train_json), folder / train_images, limit
     )
@@ -339,8 +320,8 @@ def load_coco_tfds(path: str | None = None, limit: int | None = None) -> Caption
 @SOURCES.register("folder")
 def load_folder(path: str | None = None, captions: str = "captions.tsv") -> CaptionData:
     """Images plus a `captions.tsv` of `relative/path.jpg<TAB>caption` lines."""
-    folder = _folder(path, "folder")
-    tsv = _need_file(folder / captions, "captions file")
+    folder = require_dir(path, "folder")
+    tsv = require_file(folder / captions, "folder", "captions file")
     by_image: dict[str, list[str]] = defaultdict(list)
     for number, line in enumerate(tsv.read_text(encoding="utf-8").splitlines()):
         if not line.strip():
@@ -356,7 +337,9 @@ def load_folder(path: str | None = None, captions: str = "captions.tsv") -> Capt
     if any(p.exists() for p in lists.values()):
         split_of = {}
         for split, list_file in lists.items():
-            for name in _need_file(list_file, "split list").read_text().split():
+            for name in (
+                require_file(list_file, "folder", "split list").read_text().split()
+            ):
                 split_of[name] = split
     else:
         split_of = {name: md5_split(name) for name in by_image}
@@ -415,17 +398,7 @@ def load_shapes(
 
 def load(data_cfg) -> CaptionData:
     """The configured source, with config-level error messages."""
-    from lstmsuite.pipelines.config import load_source
-
     return load_source(SOURCES, data_cfg)
-
-
-def cache_dir() -> Path:
-    """`$LSTMSUITE_CACHE`, else `$XDG_CACHE_HOME/lstmsuite`, else ~/.cache/lstmsuite."""
-    if os.environ.get("LSTMSUITE_CACHE"):
-        return Path(os.environ["LSTMSUITE_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "lstmsuite"
 
 
 def fingerprint(split: CaptionSplit) -> str:

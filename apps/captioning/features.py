@@ -10,7 +10,7 @@ times faster. The cache file is `<dir>/<key>.npy` (float16, (N, h, w, D)), where
 key hashes the encoder's weights, the image size and the split's images (paths,
 sizes and modification times, or pixels), so a changed encoder or data set never
 reuses stale features. `<dir>` is `data.feature_cache_dir`, default
-`$LSTMSUITE_CACHE/captioning-features` (see `lstmsuite.apps.captioning.data.cache_dir`).
+`$LSTMSUITE_CACHE/captioning-features` (see `lstmsuite.pipelines.sources.cache_dir`).
 
 The frozen encoder itself is saved in the run directory as `encoder.keras` (it is not
 part of the trained model then), and a resumed run or `evaluate` / `predict` loads it
@@ -27,10 +27,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from lstmsuite.apps.captioning.data import CaptionSplit, cache_dir, fingerprint
+from lstmsuite.apps.captioning.data import CaptionSplit, fingerprint
 from lstmsuite.apps.captioning.encoder import build_encoder
 from lstmsuite.apps.captioning.pipeline import image_batches
 from lstmsuite.pipelines.config import ConfigError
+from lstmsuite.pipelines.sources import cache_dir
 
 ENCODER_FILE = "encoder.keras"
 

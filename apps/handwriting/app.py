@@ -31,9 +31,9 @@ from lstmsuite.pipelines.config import (
     ConfigError,
     DataConfig,
     ModelConfig,
-    load_source,
 )
 from lstmsuite.pipelines.contract import App
+from lstmsuite.pipelines.sources import load_source
 
 ALPHABET_FILE = "alphabet.json"
 

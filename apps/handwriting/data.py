@@ -47,7 +47,6 @@ skipped with a warning and listed in `info["skipped"]`; it never stops the run.
 from __future__ import annotations
 
 import functools
-import hashlib
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -65,9 +64,16 @@ from lstmsuite.apps.handwriting.synth import (
     mnist_glyphs,
 )
 from lstmsuite.pipelines.registry import Registry
+from lstmsuite.pipelines.sources import (
+    SPLITS,
+    Splits,
+    md5_split,
+    require_dir,
+    require_file,
+    require_path,
+)
 
 SOURCES = Registry("handwriting data source")
-SPLITS = ("train", "valid", "test")
 
 #: Formats both PIL (the check) and tf.io.decode_image (the pipeline) read.
 IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF")
@@ -76,14 +82,10 @@ IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF")
 _MAX_WARNINGS = 10
 
 
-class LineSplits(dict):
+class LineSplits(Splits):
     """`{"train": split, "valid": split, "test": split}` plus an `info` summary
     (`source`, `lines` per split, `skipped` as `(name, reason)` pairs, and what the
     source adds)."""
-
-    def __init__(self, splits: dict[str, Any], info: dict[str, Any]):
-        super().__init__(splits)
-        self.info = info
 
 
 @dataclass
@@ -181,10 +183,8 @@ def usable_images(
 
 
 def split_of(key: str) -> str:
-    """Deterministic 80/10/10 split by the MD5 of a name (not `hash()`, which is
-    salted per process)."""
-    bucket = int(hashlib.md5(key.encode("utf-8")).hexdigest(), 16) % 10
-    return "test" if bucket == 0 else "valid" if bucket == 1 else "train"
+    """Deterministic 80/10/10 split by the MD5 of a name."""
+    return md5_split(key)
 
 
 def _make_splits(source: str, splits: dict[str, Any], **info) -> LineSplits:
@@ -255,10 +255,7 @@ def mnist_lines(
     style: dict | None = None,
 ) -> LineSplits:
     """Digit lines from mnist.npz: train/valid from x_train, test from x_test."""
-    if not path:
-        raise FileNotFoundError(
-            "mnist_lines needs data.path, e.g. ../shared/data/mnist/mnist.npz"
-        )
+    require_path(path, "mnist_lines", "e.g. ../shared/data/mnist/mnist.npz")
     banks = mnist_glyphs(path)
     x_train, y_train = banks["train"]
     cut = len(x_train) - valid_images
@@ -295,11 +292,7 @@ def iam(
     """The IAM database layout (see the module docstring)."""
     if level not in ("words", "lines"):
         raise ValueError(f"iam: level must be 'words' or 'lines', got {level!r}")
-    if not path:
-        raise FileNotFoundError("iam needs data.path, the folder of the IAM database")
-    root = Path(path)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root}: no such folder (the IAM database root)")
+    root = require_dir(path, "iam", "the folder of the IAM database")
     truth = next(
         (
             p
@@ -386,12 +379,8 @@ def _iam_split_sets(root: Path, splits: str | None) -> dict[str, set[str]]:
 @SOURCES.register("folder")
 def folder(path: str | None = None, labels: str = "labels.tsv") -> LineSplits:
     """Images listed in `path/labels.tsv` (see the module docstring)."""
-    if not path:
-        raise FileNotFoundError("folder needs data.path, a folder with labels.tsv")
-    root = Path(path)
-    table = root / labels
-    if not table.is_file():
-        raise FileNotFoundError(f"{table}: no such file (expected {labels} in {root})")
+    root = require_dir(path, "folder", f"a folder with {labels}")
+    table = require_file(root / labels, "folder", f"{labels} file")
     rows = []
     lines = table.read_text(encoding="utf-8").splitlines()
     for number, raw in enumerate(lines, 1):

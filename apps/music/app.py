@@ -24,9 +24,9 @@ from lstmsuite.pipelines.config import (
     ConfigError,
     DataConfig,
     ModelConfig,
-    load_source,
 )
 from lstmsuite.pipelines.contract import App
+from lstmsuite.pipelines.sources import load_source
 
 # ------------------------------------------------------------------------------ config
 

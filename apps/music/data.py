@@ -40,7 +40,6 @@ and all versions of one chorale land in the same split.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import itertools
 import json
@@ -64,10 +63,17 @@ from lstmsuite.apps.music.midi import (
     notes_to_roll,
 )
 from lstmsuite.pipelines.registry import Registry
+from lstmsuite.pipelines.sources import (
+    SPLITS,
+    Splits,
+    cache_dir,
+    md5_split,
+    require_dir,
+    require_file,
+)
 
 SOURCES = Registry("music data source")
 
-SPLITS = ("train", "valid", "test")
 
 #: Bumped whenever the cached arrays would come out differently, so an old cache
 #: is rebuilt rather than silently reused.
@@ -86,36 +92,17 @@ _MAX_REST_FRAMES = 4
 _MIN_SCORES_PER_WORKER = 16
 
 
-class RollSplits(dict):
-    """`{"train": [...], "valid": [...], "test": [...]}` plus an `info` summary.
-
-    A dict subclass so that callers that want the plain mapping get exactly that,
-    while `info` stays available for logs and tests. Its keys: `source` (a label),
-    `pieces` and `frames` (per split), `names` (per split, piece names in order,
-    where the source has them), `skipped` (`(name, reason)` pairs), `dropped_notes`
-    (outside MIDI 21..108); `music21_bach` adds `cache` and `from_cache`.
-    """
-
-    def __init__(self, splits: dict[str, list[np.ndarray]], info: dict[str, Any]):
-        super().__init__(splits)
-        self.info = info
+class RollSplits(Splits):
+    """`{"train": [...], "valid": [...], "test": [...]}` of (T, 88) rolls, plus an
+    `info` summary: `source` (a label), `pieces` and `frames` (per split), `names`
+    (per split, piece names in order, where the source has them), `skipped`
+    (`(name, reason)` pairs), `dropped_notes` (outside MIDI 21..108);
+    `music21_bach` adds `cache` and `from_cache`."""
 
 
 def split_of(key: str) -> str:
-    """Deterministic 80/10/10 split of a work or file by the MD5 of its name.
-
-    MD5 (not `hash()`) because Python salts string hashes per process.
-    """
-    bucket = int(hashlib.md5(key.encode("utf-8")).hexdigest(), 16) % 10
-    return "test" if bucket == 0 else "valid" if bucket == 1 else "train"
-
-
-def default_cache_dir() -> Path:
-    """`$LSTMSUITE_CACHE`, else `$XDG_CACHE_HOME/lstmsuite`, else ~/.cache/lstmsuite."""
-    if os.environ.get("LSTMSUITE_CACHE"):
-        return Path(os.environ["LSTMSUITE_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "lstmsuite"
+    """Deterministic 80/10/10 split of a work or file by the MD5 of its name."""
+    return md5_split(key)
 
 
 # --------------------------------------------------------------------------------
@@ -281,7 +268,7 @@ def load_music21_bach(
     """The Bach chorales of music21's corpus as piano rolls, parsed once then cached.
 
     Args:
-        path: the cache folder (default: `default_cache_dir()`).
+        path: the cache folder (default: `sources.cache_dir()`).
         limit: parse only the first `limit` scores in name order (quick tests).
         workers: parser processes; default one per CPU core when there are enough
             scores to be worth starting them, `1` parses in this process.
@@ -296,7 +283,7 @@ def load_music21_bach(
             raise ValueError(f"music21_bach: limit must be at least 1; got {limit}.")
         scores = scores[:limit]
     names = [p.stem for p in scores]
-    cache_dir = Path(path).expanduser() if path else default_cache_dir()
+    cache_folder = Path(path).expanduser() if path else cache_dir()
     cache_key = {
         "format": CACHE_FORMAT,
         "music21": music21.__version__,
@@ -305,7 +292,7 @@ def load_music21_bach(
     # The file name distinguishes the common variants; the key stored inside guards
     # against everything else (a corpus update, a different limit's score list).
     tag = "all" if limit is None else f"limit{limit}"
-    cache_file = cache_dir / f"music21_bach-v{CACHE_FORMAT}-{tag}.npz"
+    cache_file = cache_folder / f"music21_bach-v{CACHE_FORMAT}-{tag}.npz"
 
     if not refresh:
         cached = _read_cache(cache_file, cache_key)
@@ -413,7 +400,7 @@ def load_mat(
     Each key holds an object array of (T, 88) binary rolls. A `.pickle`/`.pkl` path
     is read by `load_pickle` instead.
     """
-    file = _require_file(path, "mat")
+    file = require_file(path, "mat")
     if file.suffix.lower() in (".pickle", ".pkl"):
         return load_pickle(file, verbose=verbose)
     import scipy.io
@@ -509,7 +496,7 @@ def load_pickle(
     list of frames, each frame a list of the MIDI numbers sounding. Notes outside
     21..108 are dropped and counted in `info["dropped_notes"]`.
     """
-    file = _require_file(path, "pickle")
+    file = require_file(path, "pickle")
     contents = restricted_pickle_load(file)
     if not isinstance(contents, dict):
         raise ValueError(
@@ -572,11 +559,7 @@ def load_midi_dir(
     in `info["skipped"]`; it never stops the run. The split is by the MD5 of the
     path relative to the folder, so it survives moving the folder.
     """
-    if path is None:
-        raise ValueError("The 'midi_dir' data source needs a path (data.path).")
-    folder = Path(path).expanduser()
-    if not folder.is_dir():
-        raise FileNotFoundError(f"midi_dir: {folder} is not a folder.")
+    folder = require_dir(path, "midi_dir")
     files = sorted(
         p
         for p in folder.rglob("*")
@@ -615,15 +598,6 @@ def load_midi_dir(
 # --------------------------------------------------------------------------------
 # shared helpers
 # --------------------------------------------------------------------------------
-
-
-def _require_file(path: str | os.PathLike | None, source: str) -> Path:
-    if path is None:
-        raise ValueError(f"The {source!r} data source needs a path (data.path).")
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise FileNotFoundError(f"{source}: no such file: {file}")
-    return file
 
 
 def _make_splits(
@@ -689,7 +663,6 @@ __all__ = [
     "SPLITS",
     "RollSplits",
     "bach_scores",
-    "default_cache_dir",
     "load_mat",
     "load_midi_dir",
     "load_music21_bach",

@@ -36,9 +36,9 @@ from lstmsuite.pipelines.config import (
     DataConfig,
     ModelConfig,
     TrainingConfig,
-    load_source,
 )
 from lstmsuite.pipelines.contract import App
+from lstmsuite.pipelines.sources import load_source
 
 # ------------------------------------------------------------------------------ config
 

@@ -36,15 +36,13 @@ Sources:
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lstmsuite.pipelines.registry import Registry
+from lstmsuite.pipelines.sources import SPLITS, Splits, md5_split, require_file
 
 SOURCES = Registry("translation data source")
-
-SPLITS = ("train", "valid", "test")
 
 
 @dataclass
@@ -62,19 +60,20 @@ class Pairs:
         self.targets.append(target)
 
 
-class PairSplits(dict):
-    """{"train": Pairs, "valid": Pairs, "test": Pairs} plus an `info` dict."""
+class PairSplits(Splits):
+    """{"train": Pairs, "valid": Pairs, "test": Pairs} plus an `info` dict (with
+    `pairs`, the count per split)."""
 
     def __init__(self, splits: dict[str, Pairs], info: dict | None = None):
-        super().__init__(splits)
-        self.info = {"pairs": {k: len(v) for k, v in splits.items()}, **(info or {})}
+        super().__init__(
+            splits, {"pairs": {k: len(v) for k, v in splits.items()}, **(info or {})}
+        )
 
 
 def split_of(key: str) -> str:
     """The split of a pair whose splitting sentence (the English side of the Anki
     file) is `key`: the rule of ../shared/data/README.md."""
-    bucket = int(hashlib.md5(key.encode("utf-8")).hexdigest(), 16) % 20
-    return "test" if bucket == 0 else "valid" if bucket == 1 else "train"
+    return md5_split(key, buckets=20)
 
 
 def _finish(splits: dict[str, Pairs], where: str, info=None) -> PairSplits:
@@ -92,22 +91,13 @@ def _read_lines(path: Path) -> list[str]:
         ) from None
 
 
-def _require(path: str | Path | None, what: str) -> Path:
-    if path is None:
-        raise FileNotFoundError(f"the {what} source needs data.path")
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(2, "No such file or directory", str(path))
-    return path
-
-
 # ------------------------------------------------------------------------------ tsv
 
 
 @SOURCES.register("tsv")
 def load_tsv(path: str | None = None, *, reverse: bool = False) -> PairSplits:
     """Anki/manythings `source<TAB>target[<TAB>attribution]` file."""
-    file = _require(path, "tsv")
+    file = require_file(path, "tsv")
     splits = {s: Pairs() for s in SPLITS}
     for number, line in enumerate(_read_lines(file), start=1):
         if not line.strip():
@@ -142,8 +132,8 @@ def load_parallel_text(
     base = Path(path) if path else Path(".")
 
     def read_pair(src: str, tgt: str) -> Pairs:
-        src_file, tgt_file = _require(base / src, "parallel_text"), base / tgt
-        _require(tgt_file, "parallel_text")
+        src_file = require_file(base / src, "parallel_text")
+        tgt_file = require_file(base / tgt, "parallel_text")
         src_lines, tgt_lines = _read_lines(src_file), _read_lines(tgt_file)
         if len(src_lines) != len(tgt_lines):
             raise ValueError(

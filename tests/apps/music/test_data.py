@@ -106,7 +106,7 @@ def test_mat_source_missing_file_and_missing_path(tmp_path):
     missing = tmp_path / "nowhere.mat"
     with pytest.raises(FileNotFoundError, match="nowhere.mat"):
         SOURCES.get("mat")(missing)
-    with pytest.raises(ValueError, match="needs a path"):
+    with pytest.raises(ValueError, match="needs data.path"):
         SOURCES.get("mat")()
 
 
@@ -246,7 +246,7 @@ def test_midi_dir_errors_for_empty_or_all_unreadable_folders(tmp_path):
     (tmp_path / "bad.mid").write_bytes(b"\x00" * 10)
     with pytest.warns(UserWarning), pytest.raises(ValueError, match="empty.*1 skipped"):
         SOURCES.get("midi_dir")(tmp_path, verbose=False)
-    with pytest.raises(FileNotFoundError, match="not a folder"):
+    with pytest.raises(FileNotFoundError, match="midi_dir data folder not found"):
         SOURCES.get("midi_dir")(tmp_path / "missing", verbose=False)
 
 
