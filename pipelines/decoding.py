@@ -19,20 +19,23 @@ What `scores` mean is the job of a `Distribution`:
   (music: 88 keys per frame); greedy and sampling apply.
 
 Strategies are small classes with one method, `decode(step_fn, state, start, steps)`,
-and are picked by name from a config with `make_decoder("beam", beam_width=4)`.
-All work in NumPy on the host: the step function calls the Keras model, and the
-search itself is cheap bookkeeping.
+picked by name with `make_decoder("beam", beam_width=4)`. Every app reads them from
+its config the same way: its `decode` section subclasses `DecodeConfig`, and
+`decoder_from_config(cfg.decode, distribution)` builds the strategy it names. All
+work in NumPy on the host: the step function calls the Keras model, and the search
+itself is cheap bookkeeping.
 
 CTC decoding (greedy collapse and prefix beam search over per-frame distributions)
-is not a step-by-step generation and has its own section at the end of this file,
-filled in by the handwriting app's issue.
+is not a step-by-step generation: `decoder_from_config(cfg.decode, CTC())` gives a
+`CTCDecoder`, whose `decode(scores, lengths)` runs the functions at the end of this
+file.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -306,6 +309,60 @@ def make_decoder(name: str, **kwargs) -> Decoder:
     return STRATEGIES[name](**kwargs)
 
 
+@dataclass(kw_only=True)
+class DecodeConfig:
+    """The `decode` section every app shares: the strategy and its settings.
+
+    An app subclasses it to add its own fields (a batch size, a length cap) or to
+    change a default or the strategies it allows (music: sample or greedy).
+    """
+
+    strategy: Literal["greedy", "beam", "sample"] = "beam"
+    beam_width: int = 4
+    length_penalty: float = 0.0  # GNMT alpha; 0 ranks by total log-probability
+    temperature: float = 1.0  # sample only
+    top_k: int = 0  # sample only; 0: no limit
+    seed: int | None = None  # sample only; None: the config's seed
+
+
+def decoder_from_config(
+    decode: DecodeConfig,
+    distribution: Distribution,
+    *,
+    strategy: str | None = None,
+    end_id: int | None = None,
+    seed: int | None = None,
+    lexicon: CTCLexicon | None = None,
+):
+    """The strategy `decode.strategy` (or `strategy`) names, with its settings.
+
+    Args:
+        decode: the app's `decode` section.
+        distribution: how the model's scores read: `Categorical`, `Bernoulli`, or
+            `CTC` (then a `CTCDecoder` comes back, and strategy "lexicon" is the
+            beam search constrained to `lexicon`).
+        strategy: overrides `decode.strategy` (e.g. every strategy `evaluate`
+            reports).
+        end_id: the token that ends a sequence (Categorical only).
+        seed: the sampling seed when `decode.seed` is None (the config's seed).
+    """
+    name = strategy or decode.strategy
+    if isinstance(distribution, CTC):
+        return CTCDecoder(name, decode.beam_width, distribution.blank, lexicon)
+    options: dict[str, Any] = {"distribution": distribution, "end_id": end_id}
+    if name == "beam":
+        options.update(
+            beam_width=decode.beam_width, length_penalty=decode.length_penalty
+        )
+    elif name == "sample":
+        options.update(
+            temperature=decode.temperature,
+            top_k=decode.top_k,
+            seed=decode.seed if decode.seed is not None else seed,
+        )
+    return make_decoder(name, **options)
+
+
 def tree_map(fn, tree):
     """Applies `fn` to every array leaf of nested tuples / lists / dicts."""
     if isinstance(tree, dict):
@@ -448,6 +505,48 @@ def lexicon_beam_search(
     complete = [prefix for prefix, entry in ranked if lexicon.complete(entry[2])]
     best = complete[0] if complete else ranked[0][0]
     return np.asarray(best, dtype=np.int64)
+
+
+@dataclass
+class CTC:
+    """Per-frame distributions (B, T, V) with a blank class: a CTC recognizer's
+    output, for `decoder_from_config`."""
+
+    blank: int = 0
+
+
+class CTCDecoder:
+    """A CTC strategy by name: "greedy" (best path), "beam" (prefix beam search of
+    `beam_width`) or "lexicon" (the beam search constrained to `lexicon`)."""
+
+    STRATEGIES = ("greedy", "beam", "lexicon")
+
+    def __init__(
+        self,
+        strategy: str = "beam",
+        beam_width: int = 10,
+        blank: int = 0,
+        lexicon: CTCLexicon | None = None,
+    ):
+        from lstmsuite.pipelines.registry import unknown_name_message
+
+        if strategy not in self.STRATEGIES:
+            raise ValueError(
+                unknown_name_message("CTC strategy", strategy, [*self.STRATEGIES])
+            )
+        if strategy == "lexicon" and lexicon is None:
+            raise ValueError("the lexicon strategy needs a lexicon (decode.lexicon)")
+        self.strategy, self.beam_width = strategy, beam_width
+        self.blank, self.lexicon = blank, lexicon
+
+    def decode(self, scores, lengths=None) -> list[np.ndarray]:
+        """One int array of label ids per row (blanks and merged repeats removed)."""
+        if self.strategy == "greedy":
+            return ctc_greedy(scores, lengths, blank=self.blank)
+        lexicon = self.lexicon if self.strategy == "lexicon" else None
+        return ctc_beam_search(
+            scores, lengths, self.beam_width, blank=self.blank, lexicon=lexicon
+        )
 
 
 def _frame_mask(lengths, batch: int, steps: int) -> np.ndarray:

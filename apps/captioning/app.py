@@ -30,20 +30,14 @@ from lstmsuite.pipelines.contract import App
 VOCAB_FILE = "vocab.json"
 
 
-def decode_options(cfg: CaptionConfig, strategy: str) -> dict[str, Any]:
-    """Keyword arguments of `Captioner.caption` for a strategy name."""
-    d = cfg.decode
-    options: dict[str, Any] = {"max_words": d.max_words}
-    if strategy == "beam":
-        options.update(beam_width=d.beam_width, length_penalty=d.length_penalty)
-    elif strategy == "sample":
-        seed = cfg.seed if d.seed is None else d.seed
-        options.update(temperature=d.temperature, top_k=d.top_k, seed=seed)
-    elif strategy != "greedy":
-        raise ConfigError(
-            f"decode: unknown strategy {strategy!r}; choose greedy, sample or beam"
-        )
-    return options
+def make_decoder(cfg: CaptionConfig, strategy: str | None = None):
+    """The shared decoding strategy `decode` names (or `strategy`)."""
+    from lstmsuite.apps.captioning.tokenizer import END
+    from lstmsuite.pipelines.decoding import Categorical, decoder_from_config
+
+    return decoder_from_config(
+        cfg.decode, Categorical(), strategy=strategy, end_id=END, seed=cfg.seed
+    )
 
 
 def load_captioner(cfg: CaptionConfig, run_dir):
@@ -159,10 +153,11 @@ def caption_split(cfg: CaptionConfig, captioner, split, strategy: str):
         cfg.decode.batch_size,
         normalizer(cfg.encoder.name),
     )
+    decoder = make_decoder(cfg, strategy)
     out = []
     for images in batches:
         out += captioner.caption(
-            images.numpy(), strategy, **decode_options(cfg, strategy)
+            images.numpy(), decoder=decoder, max_words=cfg.decode.max_words
         )
     return out
 
@@ -181,7 +176,6 @@ def evaluate_split(cfg: CaptionConfig, run_dir, split_name: str = "test"):
     scores: dict[str, Any] = {}
     captions = {}
     for strategy in cfg.decode.evaluate:
-        decode_options(cfg, strategy)  # a bad name fails before the slow part
         captions[strategy] = caption_split(cfg, captioner, split, strategy)
         hypotheses = [c.words for c in captions[strategy]]
         for key, value in corpus_bleu_scores(hypotheses, references).items():
@@ -215,11 +209,13 @@ def predict_files(cfg: CaptionConfig, run_dir, paths: list[str], attention_png=F
         )
     pixels = load_image_files(paths, cfg.data.image_size)
     images = np.asarray(normalizer(cfg.encoder.name)(pixels.astype(np.float32)))
-    strategy = cfg.decode.strategy
+    decoder = make_decoder(cfg)
     lines, captions = [], []
     for start in range(0, len(paths), cfg.decode.batch_size):
         batch = images[start : start + cfg.decode.batch_size]
-        captions += captioner.caption(batch, strategy, **decode_options(cfg, strategy))
+        captions += captioner.caption(
+            batch, decoder=decoder, max_words=cfg.decode.max_words
+        )
     for path, caption in zip(paths, captions):
         lines.append(f"{path}\t{' '.join(caption.words)}")
     if attention_png:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from lstmsuite.pipelines import decoding
 from lstmsuite.pipelines.config import Config, DataConfig, ModelConfig
 
 
@@ -66,16 +67,14 @@ class CaptionModelConfig(ModelConfig):
 
 
 @dataclass(kw_only=True)
-class DecodeConfig:
-    strategy: Literal["greedy", "sample", "beam"] = "beam"  # for predict
+class DecodeConfig(decoding.DecodeConfig):
+    """`strategy` is what predict uses; evaluate reports each of `evaluate`."""
+
     beam_width: int = 3
-    length_penalty: float = 0.0  # GNMT alpha; 0 ranks by total log-probability
-    temperature: float = 1.0  # sample only
-    top_k: int = 0
-    seed: int | None = None  # None: the config's seed
     max_words: int = 30
-    # evaluate reports every strategy listed here
-    evaluate: list[str] = field(default_factory=lambda: ["greedy", "beam"])
+    evaluate: list[Literal["greedy", "beam", "sample"]] = field(
+        default_factory=lambda: ["greedy", "beam"]
+    )
     batch_size: int = 64  # images per decoding batch
     attention_dir: str | None = None  # --attention-png output (default RUN/attention)
 

@@ -93,16 +93,25 @@ class Captioner:
         probs, new_states = outputs[0], outputs[1 : 1 + self.num_states]
         return np.asarray(probs), (memory, tuple(np.asarray(s) for s in new_states))
 
-    def caption(self, images: np.ndarray, strategy: str = "beam", **options):
-        """Captions of a batch of normalized images with a named strategy.
+    def caption(
+        self,
+        images: np.ndarray,
+        strategy: str = "beam",
+        *,
+        decoder=None,
+        max_words: int = 30,
+        **options,
+    ):
+        """Captions of a batch of normalized images.
 
-        `options` go to `lstmsuite.pipelines.decoding.make_decoder` (beam_width,
+        The strategy is `decoder` (a `lstmsuite.pipelines.decoding` strategy), or
+        else the one `strategy` names, built with `options` (beam_width,
         length_penalty, temperature, top_k, seed); `max_words` caps the length.
         """
-        max_words = options.pop("max_words", 30)
-        decoder = make_decoder(
-            strategy, distribution=Categorical(), end_id=END, **options
-        )
+        if decoder is None:
+            decoder = make_decoder(
+                strategy, distribution=Categorical(), end_id=END, **options
+            )
         memory, states = self.encode(images)
         start = np.full(len(images), START, dtype=np.int64)
         decoded = decoder.decode(

@@ -13,7 +13,7 @@ transcriptions, in the order of the model's output classes (class 0 is the blank
 `evaluate` decodes every test line greedily and with beam search (`decode.
 beam_width`; also constrained to `decode.lexicon` when one is given) and reports the
 CER, WER and line accuracy of each. `predict` prints one transcription per image,
-with `decode.predict` (beam by default). Both read only the run directory: the
+with `decode.strategy` (beam by default). Both read only the run directory: the
 saved config, `checkpoints/best.keras` (loaded in safe mode) and `alphabet.json`.
 """
 
@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from lstmsuite.pipelines import decoding
 from lstmsuite.pipelines.config import (
     Config,
     ConfigError,
@@ -66,10 +67,16 @@ class HandwritingModelConfig(ModelConfig):
 
 
 @dataclass(kw_only=True)
-class DecodeConfig:
+class DecodeConfig(decoding.DecodeConfig):
+    """CTC strategies: `strategy` is what `predict` prints; `evaluate` reports
+    greedy, beam and (with a lexicon) lexicon."""
+
+    strategy: Literal["greedy", "beam", "lexicon"] = "beam"
+    # Before `strategy`, the name of the same setting; kept so that older run
+    # directories load. It wins when set.
+    predict: Literal["greedy", "beam"] | None = None
     beam_width: int = 10
     lexicon: str | None = None  # a text file, one word a line: constrained decoding
-    predict: Literal["greedy", "beam"] = "beam"  # the strategy `predict` prints
     batch_size: int = 64  # lines per batch in evaluate and predict
     # After each epoch, decode this many validation lines greedily and print the
     # CER (0: off). Costs one forward pass over them.
@@ -254,7 +261,7 @@ class Recognizer:
         self.model = run.load_model()
         self.alphabet = Alphabet.load(run.root / ALPHABET_FILE)
         self.factor = downsampling(cfg.model)
-        self.beam_width = cfg.decode.beam_width
+        self.decode_cfg = cfg.decode
         self.lexicon = load_lexicon(cfg.decode.lexicon, self.alphabet)
 
     def log_probs(self, inputs) -> tuple[np.ndarray, np.ndarray]:
@@ -263,15 +270,15 @@ class Recognizer:
         frames = -(-np.asarray(inputs["width"]) // self.factor)
         return scores, frames
 
-    def decode(self, scores, frames, strategy: str) -> list[str]:
-        from lstmsuite.pipelines.decoding import ctc_beam_search, ctc_greedy
+    def decode(self, scores, frames, strategy: str | None = None) -> list[str]:
+        """Texts of a batch by `strategy`, by default the config's."""
+        from lstmsuite.pipelines.decoding import CTC, decoder_from_config
 
-        if strategy == "greedy":
-            labels = ctc_greedy(scores, frames)
-        else:
-            lexicon = self.lexicon if strategy == "lexicon" else None
-            labels = ctc_beam_search(scores, frames, self.beam_width, lexicon=lexicon)
-        return [self.alphabet.decode(row) for row in labels]
+        strategy = strategy or self.decode_cfg.predict or self.decode_cfg.strategy
+        decoder = decoder_from_config(
+            self.decode_cfg, CTC(), strategy=strategy, lexicon=self.lexicon
+        )
+        return [self.alphabet.decode(row) for row in decoder.decode(scores, frames)]
 
 
 def load_lexicon(path: str | None, alphabet):
@@ -359,7 +366,7 @@ def predict_images(cfg: HandwritingConfig, run_dir, paths: list[str]) -> list[st
     if good:
         for inputs in image_batches(good, cfg.data, cfg.decode.batch_size):
             scores, frames = recognizer.log_probs(inputs)
-            texts += recognizer.decode(scores, frames, cfg.decode.predict)
+            texts += recognizer.decode(scores, frames)
     if len(good) < len(paths):
         warnings.warn(
             f"predict: {len(paths) - len(good)} of {len(paths)} images unreadable "

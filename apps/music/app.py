@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from lstmsuite.pipelines import decoding
 from lstmsuite.pipelines.config import (
     Config,
     ConfigError,
@@ -45,15 +46,16 @@ class MusicModelConfig(ModelConfig):
 
 
 @dataclass(kw_only=True)
-class GenerateConfig:
+class GenerateConfig(decoding.DecodeConfig):
+    """The shared decode settings (88 independent keys: sample or greedy), then
+    the primer and the MIDI file."""
+
+    strategy: Literal["sample", "greedy"] = "sample"
+    top_k: int = 0  # at most this many keys on per frame (0: no limit)
     frames: int = 64  # new frames (quarter notes) to generate after the primer
     primer: Literal["test", "silence"] = "test"  # a test piece's opening, or silence
     primer_frames: int = 8
     piece: int = 0  # which test piece primes (index in the test split)
-    strategy: Literal["sample", "greedy"] = "sample"
-    temperature: float = 1.0
-    top_k: int = 0  # at most this many keys on per frame (0: no limit)
-    seed: int | None = None  # None: the config's seed
     tempo_bpm: float = 100.0
 
 
@@ -154,15 +156,15 @@ def generate(cfg: MusicConfig, run_dir, output: str | None = None) -> list[str]:
     """Continues a primer for `generate.frames` frames; writes .mid and .png."""
     from lstmsuite.apps.music.midi import plot_piano_roll, write_midi
     from lstmsuite.pipelines.contract import RunDir
+    from lstmsuite.pipelines.decoding import Bernoulli, decoder_from_config
 
     gen = cfg.generate
     seed = cfg.seed if gen.seed is None else gen.seed
     run = RunDir(run_dir)
     model = run.load_model()
     primer = make_primer(cfg)
-    roll = continue_roll(
-        model, primer, gen.frames, gen.strategy, gen.temperature, gen.top_k, seed
-    )
+    decoder = decoder_from_config(gen, Bernoulli(), seed=cfg.seed)
+    roll = continue_roll(model, primer, gen.frames, decoder)
     out = Path(output) if output else run.root / "generated" / f"sample-{seed}.mid"
     if out.suffix.lower() not in (".mid", ".midi"):
         out = out.with_suffix(".mid")
@@ -191,23 +193,14 @@ def make_primer(cfg: MusicConfig) -> np.ndarray:
     return np.asarray(test[gen.piece][: max(1, gen.primer_frames)], np.float32)
 
 
-def continue_roll(
-    model,
-    primer: np.ndarray,
-    frames: int,
-    strategy: str = "sample",
-    temperature: float = 1.0,
-    top_k: int = 0,
-    seed: int = 0,
-) -> np.ndarray:
+def continue_roll(model, primer: np.ndarray, frames: int, decoder) -> np.ndarray:
     """primer (P, 88) followed by `frames` frames drawn from the model: (P+frames, 88).
 
     The step function keeps a fixed-size frame buffer and reads the model's output at
     the current position: the model is causal, so the zeros after that position do
     not matter, and the fixed shape means the predict function is traced only once.
+    `decoder` is a `lstmsuite.pipelines.decoding` strategy over a `Bernoulli`.
     """
-    from lstmsuite.pipelines.decoding import Bernoulli, make_decoder
-
     length = len(primer) + frames
     buffer = np.zeros((1, length, 88), dtype=np.float32)
     buffer[0, : len(primer)] = primer
@@ -217,10 +210,6 @@ def continue_roll(
         probs = np.asarray(model.predict_on_batch(buffer))[:, t]
         return probs, t + 1
 
-    options: dict[str, Any] = {"distribution": Bernoulli()}
-    if strategy == "sample":
-        options.update(temperature=temperature, top_k=top_k, seed=seed)
-    decoder = make_decoder(strategy, **options)
     decoded = decoder.decode(step_fn, len(primer) - 1, primer[-1:], frames)
     return np.concatenate([primer, decoded.sequences[0]], axis=0).astype(np.float32)
 

@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from lstmsuite.pipelines import decoding
 from lstmsuite.pipelines.config import (
     Config,
     ConfigError,
@@ -79,13 +80,12 @@ class TranslationTrainingConfig(TrainingConfig):
 
 
 @dataclass(kw_only=True)
-class DecodeConfig:
-    strategy: Literal["greedy", "beam", "sample"] = "beam"  # for `predict`
+class DecodeConfig(decoding.DecodeConfig):
+    """`strategy` is what `predict` uses; `evaluate` reports greedy and beam."""
+
     beam_width: int = 5
-    length_penalty: float = 0.6  # GNMT alpha; 0: none
-    temperature: float = 1.0  # sampling only
-    top_k: int = 0
-    seed: int = 0
+    length_penalty: float = 0.6
+    seed: int | None = 0
     batch_size: int = 64  # sentences decoded together
     eval_limit: int | None = None  # evaluate on the first N test sources; None: all
     heatmaps: int = 4  # test sentences drawn in RUN/attention.png
@@ -288,21 +288,12 @@ def load_translator(run_dir):
 
 
 def make_decoder(decode: DecodeConfig, strategy: str | None = None):
-    """The shared `pipelines.decoding` strategy the config asks for."""
+    """The shared strategy the config asks for, over the decoder's logits."""
     from lstmsuite.apps.translation.tokenizer import EOS
-    from lstmsuite.pipelines.decoding import Categorical, make_decoder
+    from lstmsuite.pipelines.decoding import Categorical, decoder_from_config
 
-    name = strategy or decode.strategy
-    options: dict[str, Any] = {"distribution": Categorical(from_logits=True)}
-    if name == "beam":
-        options.update(
-            beam_width=decode.beam_width, length_penalty=decode.length_penalty
-        )
-    elif name == "sample":
-        options.update(
-            temperature=decode.temperature, top_k=decode.top_k, seed=decode.seed
-        )
-    return make_decoder(name, end_id=EOS, **options)
+    distribution = Categorical(from_logits=True)
+    return decoder_from_config(decode, distribution, strategy=strategy, end_id=EOS)
 
 
 def translate_all(model, sentences, decoder, batch_size: int = 64) -> list[str]:

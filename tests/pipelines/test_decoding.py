@@ -125,3 +125,38 @@ def test_make_decoder_by_name():
     assert isinstance(make_decoder("beam", beam_width=3), BeamSearch)
     with pytest.raises(ValueError, match="Did you mean 'greedy'"):
         make_decoder("gredy")
+
+
+def test_decoder_from_config_builds_the_named_strategy_with_its_settings():
+    from lstmsuite.pipelines.decoding import (
+        CTC,
+        BeamSearch,
+        CTCDecoder,
+        DecodeConfig,
+        Greedy,
+        Sampling,
+        decoder_from_config,
+    )
+
+    decode = DecodeConfig(beam_width=7, length_penalty=0.3, temperature=0.5, top_k=2)
+    beam = decoder_from_config(decode, Categorical(), end_id=2)
+    assert isinstance(beam, BeamSearch)
+    assert (beam.beam_width, beam.length_penalty, beam.end_id) == (7, 0.3, 2)
+    sample = decoder_from_config(decode, Bernoulli(), strategy="sample", seed=9)
+    assert isinstance(sample, Sampling) and isinstance(sample.distribution, Bernoulli)
+    assert (sample.temperature, sample.top_k, sample.seed) == (0.5, 2, 9)
+    seeded = DecodeConfig(strategy="sample", seed=4)
+    assert decoder_from_config(seeded, Categorical(), seed=9).seed == 4  # its own
+    assert isinstance(
+        decoder_from_config(decode, Categorical(), strategy="greedy"), Greedy
+    )
+
+    ctc = decoder_from_config(decode, CTC(), strategy="greedy")
+    assert isinstance(ctc, CTCDecoder)
+    # frames: a, a, blank, b -> "a b" (ids 1, 2)
+    scores = np.log(np.eye(3)[[1, 1, 0, 2]][None] * 0.97 + 0.01)
+    assert [list(row) for row in ctc.decode(scores)] == [[1, 2]]
+    beam_ctc = decoder_from_config(decode, CTC())
+    assert [list(row) for row in beam_ctc.decode(scores)] == [[1, 2]]
+    with pytest.raises(ValueError, match="needs a lexicon"):
+        decoder_from_config(decode, CTC(), strategy="lexicon")

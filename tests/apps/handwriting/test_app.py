@@ -101,7 +101,7 @@ def test_predict_prints_one_line_per_image(trained, tmp_path, capsys):
     out = capsys.readouterr().out.split("\n")
     assert len(out) == 3 and out[2] == ""  # two lines, then the final newline
     assert set(out[0]) <= set("0123456789") and out[1] == ""
-    greedy = ["--set", "decode.predict=greedy"]
+    greedy = ["--set", "decode.strategy=greedy"]
     assert (
         main(["predict", "handwriting", "--run-dir", str(trained), *greedy, paths[0]])
         == 0
