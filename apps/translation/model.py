@@ -40,8 +40,10 @@ class Translator(keras.Model):
     encoder), `encoder_layers` / `decoder_layers`, `cell` (a `layers.CELLS` key),
     `bidirectional`, `attention` (`luong` | `bahdanau`), `bridge` (start the decoder
     from a tanh projection of the encoder's final states, else from zeros), dropout
-    rates,
-    `cell_options` (extra cell arguments), `max_output_length` (inference cap)."""
+    rates, `residual` and `inter_layer_dropout` (between the layers of the encoder
+    and of the decoder, with `lstmsuite.layers.DeepLSTM`'s rule: a layer whose
+    input and output widths are equal adds its input to its output), `cell_options`
+    (extra cell arguments), `max_output_length` (inference cap)."""
 
     def __init__(
         self,
@@ -60,6 +62,8 @@ class Translator(keras.Model):
         output_dropout: float = 0.0,
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
+        residual: bool = False,
+        inter_layer_dropout: float = 0.0,
         cell_options: dict[str, Any] | None = None,
         max_output_length: int = 64,
         seed: int = 0,
@@ -84,12 +88,16 @@ class Translator(keras.Model):
             output_dropout=output_dropout,
             dropout=dropout,
             recurrent_dropout=recurrent_dropout,
+            residual=residual,
+            inter_layer_dropout=inter_layer_dropout,
             cell_options=dict(cell_options or {}),
             max_output_length=max_output_length,
             seed=seed,
         )
         self.bidirectional = bidirectional
         self.bridge = bridge
+        self.residual = residual
+        self.between_layers = keras.layers.Dropout(inter_layer_dropout, seed=seed + 2)
         self.max_output_length = max_output_length
         self.source_tokenizer = Tokenizer(source_vocab, source_model, name="source_tok")
         self.target_tokenizer = Tokenizer(target_vocab, target_model, name="target_tok")
@@ -163,9 +171,9 @@ class Translator(keras.Model):
         mask = ops.not_equal(source, PAD)
         x = self.embedding_dropout(self.source_embedding(source), training=training)
         for layer in self.encoder[:-1]:
-            x = layer(x, mask=mask, training=training)
+            x = self.stacked(x, layer(x, mask=mask, training=training), training)
         out = self.encoder[-1](x, mask=mask, training=training)
-        memory, final = out[0], list(out[1:])
+        memory, final = self.stacked(x, out[0], training, last=True), list(out[1:])
         if not self.bridge:
             # Zero initial states: the decoder learns the source only through
             # attention, which keeps attention from degenerating into a second
@@ -190,14 +198,22 @@ class Translator(keras.Model):
         """target ids (B, T) -> logits (B, T, V), new states, attention (B, T, S)."""
         y = self.embedding_dropout(self.target_embedding(target_in), training=training)
         new_states = []
-        for layer, state in zip(self.decoder, states):
+        for k, (layer, state) in enumerate(zip(self.decoder, states)):
             out = layer(y, initial_state=list(state), training=training)
-            y = out[0]
+            last = k == len(self.decoder) - 1
+            y = self.stacked(y, out[0], training, last=last)
             new_states.append(list(out[1:]))
         context, weights = self.attention(y, memory, mask)
         h = self.combine(ops.concatenate([context, y], axis=-1))
         h = self.output_dropout(h, training=training)
         return self.logits(h), new_states, weights
+
+    def stacked(self, x, y, training, last=False):
+        """Layer output `y` of input `x` as the next layer's input: plus `x` when
+        residual and the widths match, then inter-layer dropout unless `last`."""
+        if self.residual and x.shape[-1] == y.shape[-1]:
+            y = x + y
+        return y if last else self.between_layers(y, training=training)
 
     def call(self, inputs, training=False):
         source, target_in = inputs
@@ -334,6 +350,8 @@ def build_translator(
         output_dropout=model_cfg.output_dropout,
         dropout=model_cfg.dropout,
         recurrent_dropout=model_cfg.recurrent_dropout,
+        residual=model_cfg.residual,
+        inter_layer_dropout=model_cfg.inter_layer_dropout,
         cell_options=model_cfg.cell_options,
         max_output_length=model_cfg.max_output_length,
         seed=seed,

@@ -52,6 +52,7 @@ def _translator(**kwargs):
         {"attention": "bahdanau", "cell": "gru", "bidirectional": False},
         {"attention": "bahdanau", "bridge": False},
         {"encoder_layers": 2, "decoder_layers": 2, "cell": "layernorm"},
+        {"encoder_layers": 2, "decoder_layers": 2, "residual": True},
     ],
 )
 def test_teacher_forced_logits_and_step_decoding_agree(options):
@@ -77,6 +78,25 @@ def test_teacher_forced_logits_and_step_decoding_agree(options):
         np.testing.assert_allclose(step_logits, logits[:, t], rtol=1e-4, atol=1e-5)
         assert model.last_attention.shape == (2, 4)
         assert np.all(model.last_attention[1, 2:] == 0.0)
+
+
+def test_residual_and_inter_layer_dropout_act_between_layers():
+    source = np.array([[5, 6, 7, EOS]], dtype=np.int32)
+    target_in = np.array([[BOS, 9, 10]], dtype=np.int32)
+    stack = dict(encoder_layers=2, decoder_layers=2)
+    plain = _translator(**stack)
+    residual = _translator(**stack, residual=True, inter_layer_dropout=0.5)
+    residual.set_weights(plain.get_weights())  # the same weights: no new ones
+    before = np.asarray(plain((source, target_in)))
+    after = np.asarray(residual((source, target_in)))
+    assert not np.allclose(before, after)  # the skip connections change the sum
+    # Inference ignores the dropout; training draws it between the layers.
+    np.testing.assert_allclose(residual((source, target_in)), after, rtol=1e-6)
+    trained = np.asarray(residual((source, target_in), training=True))
+    assert not np.allclose(trained, after)
+    assert not np.allclose(
+        np.asarray(plain((source, target_in), training=True)), trained
+    )
 
 
 def test_without_a_bridge_the_decoder_starts_from_zeros_and_has_no_bridge_weights():
