@@ -10,6 +10,7 @@ connections only (Zaremba et al. 2014, "Recurrent Neural Network Regularization"
 from __future__ import annotations
 
 import difflib
+import inspect
 
 import keras
 from keras import ops
@@ -21,7 +22,7 @@ from lstmsuite.layers.layer_norm_lstm import LayerNormLSTM
 from lstmsuite.layers.lstm import LSTM
 from lstmsuite.layers.lstmp import LSTMP
 from lstmsuite.layers.peephole_lstm import PeepholeLSTM
-from lstmsuite.layers.recurrent import check_units
+from lstmsuite.layers.recurrent import arguments_of, check_units
 
 # The names a config (or `DeepLSTM(cell=...)`) uses for each sequence layer.
 CELLS = {
@@ -67,6 +68,34 @@ def recurrent_stack(
     )
 
 
+def _layer_argument(stack, name):
+    """`stack`'s argument `name`, as its first layer has it, or as given where
+    that layer has no such argument."""
+    try:
+        return getattr(stack.rnn_layers[0], name)
+    except AttributeError:
+        return stack._layer_arguments[name]
+
+
+class _LayerArgument:
+    """A read-only attribute of `DeepLSTM`: one of the arguments it passes to its
+    layers, as its first layer has it, or as given where that layer has none."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+        self.__doc__ = f"The layers' `{name}` (read-only)."
+
+    def __get__(self, stack, owner=None):
+        if stack is None:
+            return self
+        return _layer_argument(stack, self.name)
+
+    def __set__(self, stack, value):
+        raise AttributeError(
+            f"`{self.name}` of DeepLSTM is its layers' argument and cannot be set"
+        )
+
+
 @keras.saving.register_keras_serializable(package="lstmsuite")
 class DeepLSTM(keras.layers.Layer):
     """A stack of `num_layers` recurrent layers of one cell type.
@@ -95,9 +124,29 @@ class DeepLSTM(keras.layers.Layer):
         unroll: If True, unroll every layer's loop.
         zero_output_for_mask: Whether masked steps output zeros.
         seed: Random seed; layer k uses `seed + k` for its own dropout.
-        **cell_kwargs: Passed to every layer: `dropout`, `recurrent_dropout`,
-            `recurrent_dropout_mode`, `zoneout_cell`, `zoneout_hidden`,
-            `proj_units`, initializers, ...
+        activation, recurrent_activation, use_bias: As in `LSTM`, for every layer.
+        kernel_initializer, recurrent_initializer, bias_initializer: As in `LSTM`.
+        unit_forget_bias: As in `LSTM` (LSTM cells only).
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: As in `LSTM`.
+        activity_regularizer: Regularizer of the output of the stack (and of the
+            states it returns with `return_state`), as for any Keras layer.
+        kernel_constraint, recurrent_constraint, bias_constraint: As in `LSTM`.
+        dropout, recurrent_dropout, recurrent_dropout_mode: As in `LSTM`.
+        zoneout_cell, zoneout_hidden, cell_clip: As in `LSTM` (`GRU`: only
+            `zoneout_hidden`).
+        peephole_initializer: As in `PeepholeLSTM` (`cell="peephole"`).
+        proj_units, proj_clip: As in `LSTMP` (`cell="lstmp"`, which needs
+            `proj_units`).
+        norm_epsilon: As in `LayerNormLSTM` (`cell="layernorm"`).
+        reset_after: As in `GRU` (`cell="gru"`).
+        use_cudnn: As in `LSTM` and `GRU` (`cell="lstm"` or `"gru"`).
+        **kwargs: Arguments of `keras.layers.Layer` (`name`, `dtype`, ...).
+
+    The arguments from `activation` on are passed to every layer where they differ
+    from their defaults (and only those are in the config), so that the defaults
+    suit every cell: a stack of GRUs gets no `unit_forget_bias`. As attributes
+    they read as the first layer has them (`stack.activation` is a function), or
+    as given where its cell does not take them.
 
     Call arguments:
         inputs: A 3D tensor `(batch, timesteps, features)`.
@@ -127,14 +176,50 @@ class DeepLSTM(keras.layers.Layer):
         unroll=False,
         zero_output_for_mask=False,
         seed=None,
-        **cell_kwargs,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        unit_forget_bias=True,
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        recurrent_dropout_mode="variational",
+        zoneout_cell=0.0,
+        zoneout_hidden=0.0,
+        cell_clip=None,
+        peephole_initializer="glorot_uniform",
+        proj_units=None,
+        proj_clip=None,
+        norm_epsilon=1e-5,
+        reset_after=True,
+        use_cudnn="auto",
+        **kwargs,
     ):
-        layer_kwargs = {
-            key: cell_kwargs.pop(key)
-            for key in ("name", "dtype", "trainable")
-            if key in cell_kwargs
+        arguments = arguments_of(locals())
+        # What is left: the stack's own arguments (named above), those of
+        # `keras.layers.Layer`, and anything else, which every layer is given (and
+        # rejects if it is unknown).
+        cell_kwargs = {
+            name: value
+            for name, value in arguments.items()
+            if name not in _OWN_ARGUMENTS
+            and name not in _LAYER_BASE_ARGUMENTS
+            and not _is_default(name, value)
         }
-        super().__init__(**layer_kwargs)
+        super().__init__(
+            activity_regularizer=activity_regularizer,
+            **{key: kwargs[key] for key in _LAYER_BASE_ARGUMENTS if key in kwargs},
+        )
+        self._layer_arguments = {name: arguments[name] for name in _LAYER_DEFAULTS}
         self.num_layers = check_units("num_layers", num_layers)
         if isinstance(units, (list, tuple)):
             if len(units) != num_layers:
@@ -184,6 +269,45 @@ class DeepLSTM(keras.layers.Layer):
             for k in range(num_layers - 1)
         ]
         self.zero_output_for_mask = zero_output_for_mask
+
+    activation = _LayerArgument()
+    recurrent_activation = _LayerArgument()
+    use_bias = _LayerArgument()
+    kernel_initializer = _LayerArgument()
+    recurrent_initializer = _LayerArgument()
+    bias_initializer = _LayerArgument()
+    unit_forget_bias = _LayerArgument()
+    kernel_regularizer = _LayerArgument()
+    recurrent_regularizer = _LayerArgument()
+    bias_regularizer = _LayerArgument()
+    kernel_constraint = _LayerArgument()
+    recurrent_constraint = _LayerArgument()
+    bias_constraint = _LayerArgument()
+    dropout = _LayerArgument()
+    recurrent_dropout = _LayerArgument()
+    recurrent_dropout_mode = _LayerArgument()
+    zoneout_cell = _LayerArgument()
+    zoneout_hidden = _LayerArgument()
+    cell_clip = _LayerArgument()
+    peephole_initializer = _LayerArgument()
+    proj_units = _LayerArgument()
+    proj_clip = _LayerArgument()
+    norm_epsilon = _LayerArgument()
+    reset_after = _LayerArgument()
+
+    @property
+    def use_cudnn(self):
+        """The layers' `use_cudnn` (`LSTM`, `GRU`), or as given for other cells."""
+        return _layer_argument(self, "use_cudnn")
+
+    @use_cudnn.setter
+    def use_cudnn(self, value):
+        # Settable, as on `keras.layers.LSTM`: `keras.layers.Bidirectional` copies
+        # it from the layer it wraps onto that layer's two copies.
+        self._layer_arguments["use_cudnn"] = value
+        for layer in self.rnn_layers:
+            if hasattr(layer, "use_cudnn"):
+                layer.use_cudnn = value
 
     @property
     def zero_output_for_mask(self):
@@ -285,3 +409,36 @@ class DeepLSTM(keras.layers.Layer):
             **self.cell_kwargs,
         }
         return {**super().get_config(), **config}
+
+
+# `DeepLSTM`'s own arguments, and those of `keras.layers.Layer` it takes itself.
+_OWN_ARGUMENTS = (
+    "units",
+    "num_layers",
+    "cell",
+    "residual",
+    "inter_layer_dropout",
+    "return_sequences",
+    "return_state",
+    "go_backwards",
+    "stateful",
+    "unroll",
+    "zero_output_for_mask",
+    "seed",
+    "activity_regularizer",
+)
+_LAYER_BASE_ARGUMENTS = ("name", "dtype", "trainable")
+# The arguments `DeepLSTM` passes on to its layers, with their defaults.
+_LAYER_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(DeepLSTM.__init__).parameters.items()
+    if parameter.kind is parameter.POSITIONAL_OR_KEYWORD
+    and name not in ("self", *_OWN_ARGUMENTS)
+}
+
+
+def _is_default(name, value) -> bool:
+    if name not in _LAYER_DEFAULTS:
+        return False
+    default = _LAYER_DEFAULTS[name]
+    return value is default or (type(value) is type(default) and value == default)

@@ -17,9 +17,12 @@ import keras
 from keras import ops
 
 from lstmsuite.layers.dropout import zoneout
+from lstmsuite.layers.keras_internals import keras_backend
 from lstmsuite.layers.recurrent import (
+    CellAttribute,
     RecurrentCell,
     RecurrentLayer,
+    arguments_of,
     check_use_cudnn,
     cudnn_inner_loop,
 )
@@ -29,15 +32,31 @@ from lstmsuite.layers.recurrent import (
 class GRUCell(RecurrentCell):
     """Cell class for the GRU layer (one time step).
 
-    Takes the arguments of `layers.LSTMCell` except those about a cell state
-    (`unit_forget_bias`, `zoneout_cell`, `cell_clip`); `zoneout_hidden` applies to
-    h and `recurrent_dropout_mode="semeniuta"` to the candidate g.
+    Takes the arguments of `lstmsuite.layers.LSTMCell` except those about a cell state
+    (`unit_forget_bias`, `zoneout_cell`, `cell_clip`), in the order of
+    `keras.layers.GRUCell`; `zoneout_hidden` applies to h and
+    `recurrent_dropout_mode="semeniuta"` to the candidate g.
 
     Args:
         units: Positive integer, dimensionality of the output space.
+        activation: Activation of the candidate (`"tanh"`).
+        recurrent_activation: Activation of the update and reset gates
+            (`"sigmoid"`).
+        use_bias: Whether the gates have a bias vector.
+        kernel_initializer, recurrent_initializer, bias_initializer: Initializers
+            of the input kernel, the recurrent kernel and the bias.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: Regularizers.
+        kernel_constraint, recurrent_constraint, bias_constraint: Constraints.
+        dropout: Float in [0, 1). Fraction of the inputs to drop, one mask per
+            sequence.
+        recurrent_dropout: Float in [0, 1). Recurrent dropout rate.
         reset_after: Apply the reset gate after the recurrent matmul (True, the
             cuDNN/Keras default) or before it (False, Cho et al.).
-        **kwargs: The arguments of `layers.LSTMCell` listed above.
+        seed: Random seed for dropout and zoneout.
+        recurrent_dropout_mode: `"variational"` (mask on h(t-1)) or
+            `"semeniuta"` (mask on the candidate g), as in `lstmsuite.layers.LSTMCell`.
+        zoneout_hidden: Float in [0, 1). Zoneout rate of h (Krueger et al. 2017).
+        **kwargs: Arguments of `keras.layers.Layer` (`name`, `dtype`, ...).
 
     Call arguments:
         inputs: A 2D tensor `(batch, features)`.
@@ -55,14 +74,40 @@ class GRUCell(RecurrentCell):
     forget_block = None
     has_cell_state = False
 
-    def __init__(self, units, reset_after=True, **kwargs):
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        reset_after=True,
+        seed=None,
+        recurrent_dropout_mode="variational",
+        zoneout_hidden=0.0,
+        **kwargs,
+    ):
+        arguments = arguments_of(locals())
+        reset_after = arguments.pop("reset_after")
+        # The LSTM's arguments about a cell state are errors here, named as such
+        # (`zoneout_cell=0` is accepted: `RecurrentCell` rejects other rates).
         for name in ("unit_forget_bias", "cell_clip"):
-            if name in kwargs:
+            if name in arguments:
                 raise ValueError(
                     f"GRUCell has no cell state: argument `{name}` is not supported. "
-                    f"Received: {name}={kwargs[name]!r}"
+                    f"Received: {name}={arguments[name]!r}"
                 )
-        super().__init__(units, unit_forget_bias=False, **kwargs)
+        super().__init__(unit_forget_bias=False, **arguments)
         self.reset_after = bool(reset_after)
 
     @property
@@ -122,12 +167,29 @@ class GRU(RecurrentLayer):
 
     Args:
         units: Positive integer, dimensionality of the output space.
+        activation, recurrent_activation, use_bias: As in `GRUCell`.
+        kernel_initializer, recurrent_initializer, bias_initializer: As in
+            `GRUCell`.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: Regularizers
+            of the weights.
+        activity_regularizer: Regularizer of the layer's output.
+        kernel_constraint, recurrent_constraint, bias_constraint: Constraints.
+        dropout, recurrent_dropout, seed: As in `GRUCell`.
+        return_sequences: Whether to return the whole sequence or the last output.
+        return_state: Whether to also return the last state `h`.
+        go_backwards: If True, process the input backwards and return the
+            reversed sequence.
+        stateful: If True, the last state of each sample in a batch is the
+            initial state of that sample in the next batch.
+        unroll: If True, unroll the loop (faster for short sequences, more memory).
+        reset_after: As in `GRUCell`.
         use_cudnn: `"auto"` (default): use the cuDNN kernel on a GPU when the
             configuration allows it; True: the same, but a ValueError where it
             cannot; False: never.
-        **kwargs: The arguments of `GRUCell` and of `keras.layers.RNN`
-            (`return_sequences`, `return_state`, `go_backwards`, `stateful`,
-            `unroll`) and `keras.layers.Layer`.
+        recurrent_dropout_mode, zoneout_hidden: As in `GRUCell`.
+        zero_output_for_mask: Whether masked steps output zeros (with
+            `return_sequences`) instead of the previous output.
+        **kwargs: Arguments of `keras.layers.Layer` (`name`, `dtype`, ...).
 
     Call arguments:
         inputs: A 3D tensor `(batch, timesteps, features)`.
@@ -142,16 +204,48 @@ class GRU(RecurrentLayer):
     """
 
     cell_class = GRUCell
+    reset_after = CellAttribute()
 
-    def __init__(self, units, use_cudnn="auto", **kwargs):
-        self.use_cudnn = check_use_cudnn(use_cudnn)
-        super().__init__(units, **kwargs)
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        reset_after=True,
+        use_cudnn="auto",
+        recurrent_dropout_mode="variational",
+        zoneout_hidden=0.0,
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        arguments = arguments_of(locals())
+        self.use_cudnn = check_use_cudnn(arguments.pop("use_cudnn"))
+        super().__init__(**arguments)
 
     def fast_inner_loop(self, sequences, initial_state, mask, training):
         cell = self.cell
         return cudnn_inner_loop(
             self,
-            keras.src.backend.gru,
+            keras_backend.gru,
             not (cell.recurrent_dropout or cell.zoneout_hidden),
             sequences,
             initial_state,

@@ -18,7 +18,13 @@ import keras
 from keras import ops
 
 from lstmsuite.layers.dropout import zoneout
-from lstmsuite.layers.recurrent import RecurrentCell, RecurrentLayer, recurrent_matmul
+from lstmsuite.layers.recurrent import (
+    CellAttribute,
+    RecurrentCell,
+    RecurrentLayer,
+    arguments_of,
+    recurrent_matmul,
+)
 
 
 def layer_norm(x, gamma, beta, epsilon, custom_gradient=False, centered=False):
@@ -142,7 +148,18 @@ class LayerNormLSTMCell(RecurrentCell):
     Args:
         units: Positive integer, dimensionality of the output space.
         norm_epsilon: Small float added to the variance.
-        **kwargs: The arguments of `layers.LSTMCell`.
+        activation, recurrent_activation, use_bias: As in `LSTMCell`.
+        kernel_initializer, recurrent_initializer, bias_initializer: As in
+            `LSTMCell`.
+        unit_forget_bias: As in `LSTMCell`.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: As in
+            `LSTMCell`.
+        kernel_constraint, recurrent_constraint, bias_constraint: As in
+            `LSTMCell`.
+        dropout, recurrent_dropout, seed: As in `LSTMCell`.
+        recurrent_dropout_mode, zoneout_cell, zoneout_hidden, cell_clip: As in
+            `LSTMCell`.
+        **kwargs: Arguments of `keras.layers.Layer` (`name`, `dtype`, ...).
 
     Call arguments:
         inputs: A 2D tensor `(batch, features)`.
@@ -156,8 +173,35 @@ class LayerNormLSTMCell(RecurrentCell):
     (2, 8)
     """
 
-    def __init__(self, units, norm_epsilon=1e-5, **kwargs):
-        super().__init__(units, **kwargs)
+    def __init__(
+        self,
+        units,
+        norm_epsilon=1e-5,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        unit_forget_bias=True,
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        recurrent_dropout_mode="variational",
+        zoneout_cell=0.0,
+        zoneout_hidden=0.0,
+        cell_clip=None,
+        **kwargs,
+    ):
+        arguments = arguments_of(locals())
+        norm_epsilon = arguments.pop("norm_epsilon")
+        super().__init__(**arguments)
         if not isinstance(norm_epsilon, (int, float)) or norm_epsilon <= 0:
             raise ValueError(
                 "Argument `norm_epsilon` must be a positive float. "
@@ -327,9 +371,20 @@ class LayerNormLSTM(RecurrentLayer):
 
     Args:
         units: Positive integer, dimensionality of the output space.
-        **kwargs: The arguments of `LayerNormLSTMCell` and of `keras.layers.RNN`
-            (`return_sequences`, `return_state`, `go_backwards`, `stateful`,
-            `unroll`) and `keras.layers.Layer`.
+        norm_epsilon: As in `LayerNormLSTMCell`.
+        activation, recurrent_activation, use_bias: As in `LSTM`.
+        kernel_initializer, recurrent_initializer, bias_initializer: As in `LSTM`.
+        unit_forget_bias: As in `LSTM`.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: As in `LSTM`.
+        activity_regularizer: As in `LSTM`.
+        kernel_constraint, recurrent_constraint, bias_constraint: As in `LSTM`.
+        dropout, recurrent_dropout, seed: As in `LSTM`.
+        return_sequences, return_state, go_backwards, stateful, unroll: As in
+            `LSTM`.
+        recurrent_dropout_mode, zoneout_cell, zoneout_hidden, cell_clip: As in
+            `LSTM`.
+        zero_output_for_mask: As in `LSTM`.
+        **kwargs: Arguments of `keras.layers.Layer` (`name`, `dtype`, ...).
 
     Call arguments:
         inputs: A 3D tensor `(batch, timesteps, features)`.
@@ -344,3 +399,39 @@ class LayerNormLSTM(RecurrentLayer):
     """
 
     cell_class = LayerNormLSTMCell
+    norm_epsilon = CellAttribute()
+
+    def __init__(
+        self,
+        units,
+        norm_epsilon=1e-5,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        unit_forget_bias=True,
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        recurrent_dropout_mode="variational",
+        zoneout_cell=0.0,
+        zoneout_hidden=0.0,
+        cell_clip=None,
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        super().__init__(**arguments_of(locals()))

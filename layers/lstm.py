@@ -16,9 +16,11 @@ import keras
 from keras import ops
 
 from lstmsuite.layers.dropout import zoneout
+from lstmsuite.layers.keras_internals import keras_backend
 from lstmsuite.layers.recurrent import (
     RecurrentCell,
     RecurrentLayer,
+    arguments_of,
     check_use_cudnn,
     cudnn_inner_loop,
 )
@@ -41,13 +43,14 @@ class LSTMCell(RecurrentCell):
         dropout: Float in [0, 1). Fraction of the inputs to drop, one mask per
             sequence.
         recurrent_dropout: Float in [0, 1). Recurrent dropout rate.
+        seed: Random seed for dropout and zoneout.
         recurrent_dropout_mode: `"variational"` (mask on h(t-1), Gal and
             Ghahramani 2016) or `"semeniuta"` (mask on the candidate g, Semeniuta
             et al. 2016).
         zoneout_cell, zoneout_hidden: Floats in [0, 1). Zoneout rates of c and h
             (Krueger et al. 2017).
         cell_clip: If set, c is clipped to [-cell_clip, cell_clip] at every step.
-        seed: Random seed for dropout and zoneout.
+        **kwargs: Arguments of `keras.layers.Layer` (`name`, `dtype`, ...).
 
     Call arguments:
         inputs: A 2D tensor of shape `(batch, features)`.
@@ -88,6 +91,15 @@ class LSTM(RecurrentLayer):
 
     Args:
         units: Positive integer, dimensionality of the output space.
+        activation, recurrent_activation, use_bias: As in `LSTMCell`.
+        kernel_initializer, recurrent_initializer, bias_initializer: As in
+            `LSTMCell`.
+        unit_forget_bias: If True, add 1 to the forget gate bias at initialization.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: Regularizers
+            of the weights.
+        activity_regularizer: Regularizer of the layer's output.
+        kernel_constraint, recurrent_constraint, bias_constraint: Constraints.
+        dropout, recurrent_dropout, seed: As in `LSTMCell`.
         return_sequences: Whether to return the whole sequence or the last output.
         return_state: Whether to also return the last states `h, c`.
         go_backwards: If True, process the input backwards and return the
@@ -98,9 +110,11 @@ class LSTM(RecurrentLayer):
         use_cudnn: `"auto"` (default): use the cuDNN kernel on a GPU when the
             configuration allows it; True: the same, but a ValueError where it
             cannot; False: never.
-        **kwargs: The arguments of `LSTMCell` (activations, initializers,
-            regularizers, constraints, dropout, zoneout, `cell_clip`, `seed`) and
-            of `keras.layers.Layer` (`name`, `dtype`, ...).
+        recurrent_dropout_mode, zoneout_cell, zoneout_hidden, cell_clip: As in
+            `LSTMCell`.
+        zero_output_for_mask: Whether masked steps output zeros (with
+            `return_sequences`) instead of the previous output.
+        **kwargs: Arguments of `keras.layers.Layer` (`name`, `dtype`, ...).
 
     Call arguments:
         inputs: A 3D tensor `(batch, timesteps, features)`.
@@ -118,15 +132,48 @@ class LSTM(RecurrentLayer):
 
     cell_class = LSTMCell
 
-    def __init__(self, units, use_cudnn="auto", **kwargs):
-        self.use_cudnn = check_use_cudnn(use_cudnn)
-        super().__init__(units, **kwargs)
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        unit_forget_bias=True,
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        use_cudnn="auto",
+        recurrent_dropout_mode="variational",
+        zoneout_cell=0.0,
+        zoneout_hidden=0.0,
+        cell_clip=None,
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        arguments = arguments_of(locals())
+        self.use_cudnn = check_use_cudnn(arguments.pop("use_cudnn"))
+        super().__init__(**arguments)
 
     def fast_inner_loop(self, sequences, initial_state, mask, training):
         cell = self.cell
         return cudnn_inner_loop(
             self,
-            keras.src.backend.lstm,
+            keras_backend.lstm,
             not (
                 cell.recurrent_dropout
                 or cell.zoneout_cell

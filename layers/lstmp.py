@@ -19,8 +19,10 @@ from keras import ops
 
 from lstmsuite.layers.dropout import zoneout
 from lstmsuite.layers.recurrent import (
+    CellAttribute,
     RecurrentCell,
     RecurrentLayer,
+    arguments_of,
     check_clip,
     check_units,
 )
@@ -38,7 +40,18 @@ class LSTMPCell(RecurrentCell):
         proj_units: Positive integer, size of the projected output and of h.
         proj_clip: If set, the projected output is clipped to
             [-proj_clip, proj_clip].
-        **kwargs: The arguments of `layers.LSTMCell`.
+        activation, recurrent_activation, use_bias: As in `LSTMCell`.
+        kernel_initializer, recurrent_initializer, bias_initializer: As in
+            `LSTMCell`.
+        unit_forget_bias: As in `LSTMCell`.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: As in
+            `LSTMCell`.
+        kernel_constraint, recurrent_constraint, bias_constraint: As in
+            `LSTMCell`.
+        dropout, recurrent_dropout, seed: As in `LSTMCell`.
+        recurrent_dropout_mode, zoneout_cell, zoneout_hidden, cell_clip: As in
+            `LSTMCell`.
+        **kwargs: Arguments of `keras.layers.Layer` (`name`, `dtype`, ...).
 
     Call arguments:
         inputs: A 2D tensor `(batch, features)`.
@@ -52,8 +65,36 @@ class LSTMPCell(RecurrentCell):
     (2, 4)
     """
 
-    def __init__(self, units, proj_units=None, proj_clip=None, **kwargs):
-        super().__init__(units, **kwargs)
+    def __init__(
+        self,
+        units,
+        proj_units=None,
+        proj_clip=None,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        unit_forget_bias=True,
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        recurrent_dropout_mode="variational",
+        zoneout_cell=0.0,
+        zoneout_hidden=0.0,
+        cell_clip=None,
+        **kwargs,
+    ):
+        arguments = arguments_of(locals())
+        proj_units, proj_clip = arguments.pop("proj_units"), arguments.pop("proj_clip")
+        super().__init__(**arguments)
         self.proj_units = check_units("proj_units", proj_units)
         self.proj_clip = check_clip("proj_clip", proj_clip)
 
@@ -101,9 +142,20 @@ class LSTMP(RecurrentLayer):
     Args:
         units: Positive integer, size of the cell state.
         proj_units: Positive integer, size of the output and of h.
-        **kwargs: The arguments of `LSTMPCell` and of `keras.layers.RNN`
-            (`return_sequences`, `return_state`, `go_backwards`, `stateful`,
-            `unroll`) and `keras.layers.Layer`.
+        proj_clip: As in `LSTMPCell`.
+        activation, recurrent_activation, use_bias: As in `LSTM`.
+        kernel_initializer, recurrent_initializer, bias_initializer: As in `LSTM`.
+        unit_forget_bias: As in `LSTM`.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: As in `LSTM`.
+        activity_regularizer: As in `LSTM`.
+        kernel_constraint, recurrent_constraint, bias_constraint: As in `LSTM`.
+        dropout, recurrent_dropout, seed: As in `LSTM`.
+        return_sequences, return_state, go_backwards, stateful, unroll: As in
+            `LSTM`.
+        recurrent_dropout_mode, zoneout_cell, zoneout_hidden, cell_clip: As in
+            `LSTM`.
+        zero_output_for_mask: As in `LSTM`.
+        **kwargs: Arguments of `keras.layers.Layer` (`name`, `dtype`, ...).
 
     Call arguments:
         inputs: A 3D tensor `(batch, timesteps, features)`.
@@ -118,3 +170,41 @@ class LSTMP(RecurrentLayer):
     """
 
     cell_class = LSTMPCell
+    proj_units = CellAttribute()
+    proj_clip = CellAttribute()
+
+    def __init__(
+        self,
+        units,
+        proj_units=None,
+        proj_clip=None,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        unit_forget_bias=True,
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        recurrent_dropout_mode="variational",
+        zoneout_cell=0.0,
+        zoneout_hidden=0.0,
+        cell_clip=None,
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        super().__init__(**arguments_of(locals()))

@@ -14,7 +14,12 @@ import keras
 from keras import ops
 
 from lstmsuite.layers.dropout import zoneout
-from lstmsuite.layers.recurrent import RecurrentCell, RecurrentLayer
+from lstmsuite.layers.recurrent import (
+    CellAttribute,
+    RecurrentCell,
+    RecurrentLayer,
+    arguments_of,
+)
 
 
 @keras.saving.register_keras_serializable(package="lstmsuite")
@@ -28,7 +33,18 @@ class PeepholeLSTMCell(RecurrentCell):
     Args:
         units: Positive integer, dimensionality of the output space.
         peephole_initializer: Initializer of the peephole weights.
-        **kwargs: The arguments of `layers.LSTMCell`.
+        activation, recurrent_activation, use_bias: As in `LSTMCell`.
+        kernel_initializer, recurrent_initializer, bias_initializer: As in
+            `LSTMCell`.
+        unit_forget_bias: As in `LSTMCell`.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: As in
+            `LSTMCell`.
+        kernel_constraint, recurrent_constraint, bias_constraint: As in
+            `LSTMCell`.
+        dropout, recurrent_dropout, seed: As in `LSTMCell`.
+        recurrent_dropout_mode, zoneout_cell, zoneout_hidden, cell_clip: As in
+            `LSTMCell`.
+        **kwargs: Arguments of `keras.layers.Layer` (`name`, `dtype`, ...).
 
     Call arguments:
         inputs: A 2D tensor `(batch, features)`.
@@ -42,8 +58,35 @@ class PeepholeLSTMCell(RecurrentCell):
     (2, 8)
     """
 
-    def __init__(self, units, peephole_initializer="glorot_uniform", **kwargs):
-        super().__init__(units, **kwargs)
+    def __init__(
+        self,
+        units,
+        peephole_initializer="glorot_uniform",
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        unit_forget_bias=True,
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        recurrent_dropout_mode="variational",
+        zoneout_cell=0.0,
+        zoneout_hidden=0.0,
+        cell_clip=None,
+        **kwargs,
+    ):
+        arguments = arguments_of(locals())
+        peephole_initializer = arguments.pop("peephole_initializer")
+        super().__init__(**arguments)
         self.peephole_initializer = keras.initializers.get(peephole_initializer)
 
     def build_extra_weights(self, input_dim):
@@ -86,9 +129,20 @@ class PeepholeLSTM(RecurrentLayer):
 
     Args:
         units: Positive integer, dimensionality of the output space.
-        **kwargs: The arguments of `PeepholeLSTMCell` and of `keras.layers.RNN`
-            (`return_sequences`, `return_state`, `go_backwards`, `stateful`,
-            `unroll`) and `keras.layers.Layer`.
+        peephole_initializer: As in `PeepholeLSTMCell`.
+        activation, recurrent_activation, use_bias: As in `LSTM`.
+        kernel_initializer, recurrent_initializer, bias_initializer: As in `LSTM`.
+        unit_forget_bias: As in `LSTM`.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: As in `LSTM`.
+        activity_regularizer: As in `LSTM`.
+        kernel_constraint, recurrent_constraint, bias_constraint: As in `LSTM`.
+        dropout, recurrent_dropout, seed: As in `LSTM`.
+        return_sequences, return_state, go_backwards, stateful, unroll: As in
+            `LSTM`.
+        recurrent_dropout_mode, zoneout_cell, zoneout_hidden, cell_clip: As in
+            `LSTM`.
+        zero_output_for_mask: As in `LSTM`.
+        **kwargs: Arguments of `keras.layers.Layer` (`name`, `dtype`, ...).
 
     Call arguments:
         inputs: A 3D tensor `(batch, timesteps, features)`.
@@ -103,3 +157,39 @@ class PeepholeLSTM(RecurrentLayer):
     """
 
     cell_class = PeepholeLSTMCell
+    peephole_initializer = CellAttribute()
+
+    def __init__(
+        self,
+        units,
+        peephole_initializer="glorot_uniform",
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        unit_forget_bias=True,
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        recurrent_dropout_mode="variational",
+        zoneout_cell=0.0,
+        zoneout_hidden=0.0,
+        cell_clip=None,
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        super().__init__(**arguments_of(locals()))

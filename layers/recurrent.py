@@ -27,12 +27,10 @@ import re
 from typing import NamedTuple
 
 import keras
-from keras import activations, constraints, initializers, ops, regularizers
-from keras.src import backend as keras_backend
-from keras.src import tree
-from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+from keras import activations, constraints, initializers, ops, regularizers, tree
 
 from lstmsuite.layers import dropout as dropout_lib
+from lstmsuite.layers.keras_internals import DropoutRNNCell, keras_backend
 
 
 class StepMasks(NamedTuple):
@@ -135,14 +133,59 @@ def check_clip(name: str, value):
     return float(value)
 
 
+def arguments_of(init_locals: dict) -> dict:
+    """The arguments an `__init__` received, from its `locals()`.
+
+    `init_locals` must be taken first thing in `__init__`, before it defines any
+    variable: it then holds exactly the named parameters (plus `self`, and
+    `__class__` where the method calls `super()`). Returns those by name, followed
+    by what `**kwargs` collected. Our classes spell out every argument in their
+    signatures (for `help()`, IDEs and `inspect.signature`, as Keras does); this
+    passes them on to the base class without writing the list a second time.
+    """
+    arguments = {
+        name: value
+        for name, value in init_locals.items()
+        if name not in ("self", "__class__", "kwargs")
+    }
+    return {**arguments, **init_locals.get("kwargs", {})}
+
+
+class CellAttribute:
+    """A read-only attribute of a sequence layer that reads its cell's.
+
+    As `keras.layers.LSTM` exposes `units`, `activation`, `dropout`, ... as
+    properties returning `self.cell.<name>`, so do ours, for every cell argument:
+    `LSTM(4).activation` is the activation function, `.kernel_initializer` the
+    initializer object, `.dropout` the rate.
+    """
+
+    def __set_name__(self, owner, name):
+        self.name = name
+        self.__doc__ = f"The cell's `{name}` (read-only)."
+
+    def __get__(self, layer, owner=None):
+        if layer is None:
+            return self
+        return getattr(layer.cell, self.name)
+
+    def __set__(self, layer, value):
+        raise AttributeError(
+            f"`{self.name}` of {type(layer).__name__} is its cell's argument and "
+            "cannot be set"
+        )
+
+
 class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     """Base class of the cells: arguments, checks, weights, masks and config.
 
     Subclasses set `gate_blocks` (how many `units`-wide blocks the kernel has) and
     `forget_block` (which block gets `unit_forget_bias`, or None), and implement
-    `step`. Arguments are those of `keras.layers.LSTMCell` plus `cell_clip`,
-    `recurrent_dropout_mode`, `zoneout_cell` and `zoneout_hidden` (see
-    `layers.dropout`).
+    `step`. Arguments are those of `keras.layers.LSTMCell`, in its order, then
+    `recurrent_dropout_mode`, `zoneout_cell`, `zoneout_hidden` (see
+    `lstmsuite.layers.dropout`) and `cell_clip`: the signature of `LSTMCell` and
+    `CIFGLSTMCell`, which document them. A subclass with arguments of its own spells
+    out the whole list in its signature and passes it on with `arguments_of`.
     """
 
     gate_blocks = 4
@@ -167,11 +210,11 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         bias_constraint=None,
         dropout=0.0,
         recurrent_dropout=0.0,
+        seed=None,
         recurrent_dropout_mode="variational",
         zoneout_cell=0.0,
         zoneout_hidden=0.0,
         cell_clip=None,
-        seed=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -474,7 +517,36 @@ class RecurrentLayer(keras.layers.RNN):
 
     cell_class: type[RecurrentCell] = RecurrentCell
 
+    # The cell's arguments, read from the cell (see `CellAttribute`). Subclasses add
+    # those of their own cell (`proj_units`, `reset_after`, ...).
+    units = CellAttribute()
+    activation = CellAttribute()
+    recurrent_activation = CellAttribute()
+    use_bias = CellAttribute()
+    kernel_initializer = CellAttribute()
+    recurrent_initializer = CellAttribute()
+    bias_initializer = CellAttribute()
+    unit_forget_bias = CellAttribute()
+    kernel_regularizer = CellAttribute()
+    recurrent_regularizer = CellAttribute()
+    bias_regularizer = CellAttribute()
+    kernel_constraint = CellAttribute()
+    recurrent_constraint = CellAttribute()
+    bias_constraint = CellAttribute()
+    dropout = CellAttribute()
+    recurrent_dropout = CellAttribute()
+    seed = CellAttribute()
+    recurrent_dropout_mode = CellAttribute()
+    zoneout_cell = CellAttribute()
+    zoneout_hidden = CellAttribute()
+    cell_clip = CellAttribute()
+
     def __init__(self, units, **kwargs):
+        """`kwargs`: every argument the subclass received (`arguments_of`).
+
+        Those of `keras.layers.RNN` and `keras.layers.Layer` go to the layer (`dtype`
+        and `trainable` to the cell too), all others to `cell_class`.
+        """
         layer_kwargs = {key: kwargs.pop(key) for key in _LAYER_ARGS if key in kwargs}
         # The layer shares the cell's dtype policy and trainability (as
         # keras.layers.LSTM does), else `dtype="float64"` returns float32.
@@ -490,18 +562,6 @@ class RecurrentLayer(keras.layers.RNN):
         )
         super().__init__(cell, **layer_kwargs)
         self.input_spec = keras.layers.InputSpec(ndim=3)
-
-    @property
-    def units(self):
-        return self.cell.units
-
-    @property
-    def dropout(self):
-        return self.cell.dropout
-
-    @property
-    def recurrent_dropout(self):
-        return self.cell.recurrent_dropout
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if tree.is_nested(mask):
@@ -629,7 +689,7 @@ def cudnn_inner_loop(
 
     `sequences` already carry the input dropout (`RecurrentLayer.inner_loop`).
 
-    `kernel_fn` is `keras.src.backend.lstm` or `gru`, which raises
+    `kernel_fn` is `keras_internals.keras_backend.lstm` or `gru`, which raises
     NotImplementedError off a GPU or for arguments cuDNN cannot take (activations,
     no bias, `unroll`); `compatible` says whether the cell's own options (recurrent
     dropout, zoneout, clipping) allow it. With `layer.use_cudnn=True` a fallback is

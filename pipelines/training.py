@@ -349,7 +349,7 @@ def _prebuild_for_multi_worker(model, train_ds, strategy) -> None:
     a scalar does not have; we average them with `axis=None` instead. Gradients are
     all-reduced by the optimizer as usual, untouched by either fix.
     """
-    from keras.src.backend.tensorflow import trainer as tf_trainer
+    from lstmsuite.layers.keras_internals import tensorflow_trainer as tf_trainer
 
     batch = next(iter(train_ds.take(1)))
     with strategy.scope():

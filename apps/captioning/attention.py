@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import keras
 from keras import ops
-from keras.src import backend as keras_backend
 
 from lstmsuite.layers import get_layer_class
+from lstmsuite.layers.keras_internals import keras_backend
 
 NEG_INF = -1e9
 
@@ -37,7 +37,7 @@ class SoftAttentionRNN(keras.layers.Layer):
 
     Args:
         units: width of the cell.
-        cell: a name of `layers.CELLS` (lstm, peephole, cifg, lstmp, layernorm, gru).
+        cell: a name of `lstmsuite.layers.CELLS` (lstm, gru, layernorm, ...).
         attention_units: width of the additive attention's hidden layer.
         gate: multiply the context by a learned sigmoid of h (Xu et al. 4.2.1).
         seed: dropout seed.

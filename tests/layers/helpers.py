@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import keras
 import numpy as np
 import pytest
@@ -144,3 +146,23 @@ def loss_function(layer, **call_kwargs):
 
         loss_fn = jax.jit(loss_fn)
     return lambda x, values: float(to_numpy(loss_fn(x, values)))
+
+
+def documented_arguments(cls) -> list[str]:
+    """The argument names of the `Args:` section of `cls`'s docstring, in order.
+
+    An entry is a line at the section's indentation, `name: description` or, for
+    arguments documented together, `name_a, name_b: description`; `**kwargs`
+    reads as `kwargs`. Deeper-indented lines continue the entry above.
+    """
+    lines = inspect.getdoc(cls).splitlines()
+    start = lines.index("Args:") + 1
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    names = []
+    for line in lines[start:]:
+        if line.strip() and len(line) - len(line.lstrip()) < indent:
+            break  # the next section
+        if line.strip() and len(line) - len(line.lstrip()) == indent:
+            head = line.strip().split(":", 1)[0]
+            names += [name.strip().lstrip("*") for name in head.split(",")]
+    return names

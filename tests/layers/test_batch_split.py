@@ -31,7 +31,7 @@ def two_cpu_cores(monkeypatch):
 
 
 def loop_count(monkeypatch):
-    """Counts the loops `keras.src.backend.rnn` runs while tracing."""
+    """Counts the loops Keras's backend `rnn` runs while tracing."""
     calls = []
     original = recurrent.keras_backend.rnn
 

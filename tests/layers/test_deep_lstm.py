@@ -1,4 +1,4 @@
-"""`layers.DeepLSTM`: a stack of recurrent layers."""
+"""`lstmsuite.layers.DeepLSTM`: a stack of recurrent layers."""
 
 import keras
 import numpy as np

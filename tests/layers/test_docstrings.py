@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from lstmsuite import layers
+from tests.layers.helpers import documented_arguments
 
 CLASSES = [name for name in layers.__all__ if inspect.isclass(getattr(layers, name))]
 
@@ -24,6 +25,14 @@ def test_docstring_sections(name):
     for section in ("Args:", "Call arguments:", "Example:"):
         assert section in doc, f"{name} docstring lacks {section!r}"
     assert re.search(r"^\s+units:", doc, re.MULTILINE)
+
+
+@pytest.mark.parametrize("name", CLASSES)
+def test_every_argument_is_documented_in_signature_order(name):
+    cls = getattr(layers, name)
+    signature = inspect.signature(cls.__init__).parameters
+    arguments = [n for n in signature if n != "self"]  # `**kwargs` too, last
+    assert documented_arguments(cls) == arguments
 
 
 @pytest.mark.parametrize("name", CLASSES)

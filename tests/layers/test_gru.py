@@ -1,4 +1,5 @@
-"""`layers.GRU` against `keras.layers.GRU` with the same weights (both modes)."""
+"""`lstmsuite.layers.GRU` against `keras.layers.GRU` with the same weights (both
+modes)."""
 
 import keras
 import numpy as np

@@ -1,4 +1,4 @@
-"""`layers.LSTM` against `keras.layers.LSTM` with the same weights."""
+"""`lstmsuite.layers.LSTM` against `keras.layers.LSTM` with the same weights."""
 
 import keras
 import numpy as np
