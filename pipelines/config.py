@@ -63,18 +63,15 @@ class DataConfig:
 class ModelConfig:
     """The recurrent stack; an app adds its own fields (embeddings, attention...)."""
 
-    cell: str = (
-        "lstm"  # a key of layers.CELLS: lstm, peephole, cifg, lstmp, layernorm, gru
-    )
+    cell: str = "lstm"  # a key of lstmsuite.layers.CELLS: lstm, gru, layernorm...
     units: int = 128
     num_layers: int = 1
     dropout: float = 0.0  # input dropout inside each cell
     recurrent_dropout: float = 0.0
     inter_layer_dropout: float = 0.0
     residual: bool = False
-    cell_options: dict[str, Any] = field(
-        default_factory=dict
-    )  # zoneout_cell, proj_units, ...
+    # More arguments of the cell's layer: zoneout_cell, proj_units, cell_clip...
+    cell_options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(kw_only=True)
@@ -141,6 +138,13 @@ class Config:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     tuning: TuningConfig = field(default_factory=TuningConfig)
 
+    def validate(self, origin: str = "defaults") -> None:
+        """Checks what the annotations cannot, before any data is loaded: names
+        that must be in a registry (the cell here; an app adds its data sources,
+        encoders...) and `model.cell_options` against the cell's arguments.
+        `load_config` calls it; an app overrides it and calls `super()`."""
+        check_cell(self.model, origin)
+
 
 # ----------------------------------------------------------------------------- loading
 
@@ -203,7 +207,64 @@ def load_config(
                 f"{origin}: app: the file is for app {config.app!r}, not {app!r}"
             )
         config.app = app
+    config.validate(f"{origin} with --set" if overrides else origin)
     return config
+
+
+# ------------------------------------------------------------------------- validation
+
+
+def check_choice(origin: str, key: str, value: Any, choices, kind: str) -> None:
+    """A ConfigError naming `key` (and a "did you mean") when `value` is not one
+    of `choices`."""
+    from lstmsuite.pipelines.registry import unknown_name_message
+
+    if value not in choices:
+        message = unknown_name_message(kind, value, sorted(choices))
+        raise ConfigError(f"{origin}: {key}: {message}")
+
+
+# Set by the app from its own fields (or by the stack builder), never by
+# cell_options: a second value would be a TypeError deep inside the model builder.
+_NOT_CELL_OPTIONS = {
+    "units": "model.units",
+    "dropout": "model.dropout",
+    "recurrent_dropout": "model.recurrent_dropout",
+    "seed": "seed",
+    "return_sequences": None,
+    "return_state": None,
+    "go_backwards": None,
+    "stateful": None,
+}
+
+
+def check_cell(model: Any, origin: str) -> None:
+    """`model.cell` is a known cell and `model.cell_options` are its arguments."""
+    import inspect
+
+    from lstmsuite.layers import CELLS
+
+    check_choice(origin, "model.cell", model.cell, CELLS, "cell")
+    layer = CELLS[model.cell]
+    accepted = [
+        name
+        for name, p in inspect.signature(layer.__init__).parameters.items()
+        if name != "self" and p.kind is not p.VAR_KEYWORD
+    ]
+    for key in model.cell_options:
+        if key in _NOT_CELL_OPTIONS:
+            instead = _NOT_CELL_OPTIONS[key]
+            hint = f"set {instead} instead" if instead else "the app sets it"
+            raise ConfigError(f"{origin}: model.cell_options.{key}: {hint}")
+        if key not in accepted:
+            choices = [n for n in accepted if n not in _NOT_CELL_OPTIONS]
+            close = difflib.get_close_matches(key, choices, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"{origin}: model.cell_options.{key}: not an argument of the "
+                f"{model.cell!r} cell ({layer.__name__}).{hint} Its arguments: "
+                f"{', '.join(choices)}."
+            )
 
 
 # The configs shipped with the package: `configs/` beside `pipelines/`, both in the

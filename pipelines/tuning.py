@@ -73,8 +73,8 @@ def resolve_space(cfg: Config) -> dict[str, list[Any]]:
                 f"tuning.space.{key}: choices must all be numbers, all strings or all "
                 f"booleans; got {values!r}"
             )
-        for value in values:
-            set_value(cfg, full, value)  # type-check every choice up front
+        for value in values:  # check every choice up front, as the config loads
+            set_value(cfg, full, value).validate(f"tuning.space.{key}={value!r}")
         resolved[full] = list(values)
     if not resolved:
         raise ConfigError(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from lstmsuite.pipelines import decoding
-from lstmsuite.pipelines.config import Config, DataConfig, ModelConfig
+from lstmsuite.pipelines.config import Config, DataConfig, ModelConfig, check_choice
 
 
 @dataclass(kw_only=True)
@@ -86,3 +86,13 @@ class CaptionConfig(Config):
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     model: CaptionModelConfig = field(default_factory=CaptionModelConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
+
+    def validate(self, origin: str = "defaults") -> None:
+        from lstmsuite.apps.captioning.data import SOURCES
+        from lstmsuite.apps.captioning.encoder import encoder_names
+
+        super().validate(origin)
+        check_choice(origin, "data.source", self.data.source, SOURCES.names(), "source")
+        check_choice(
+            origin, "encoder.name", self.encoder.name, encoder_names(), "encoder"
+        )

@@ -32,6 +32,7 @@ from lstmsuite.pipelines.config import (
     ConfigError,
     DataConfig,
     ModelConfig,
+    check_choice,
 )
 from lstmsuite.pipelines.contract import App
 from lstmsuite.pipelines.sources import load_source
@@ -89,6 +90,14 @@ class HandwritingConfig(Config):
     data: HandwritingDataConfig = field(default_factory=HandwritingDataConfig)
     model: HandwritingModelConfig = field(default_factory=HandwritingModelConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
+
+    def validate(self, origin: str = "defaults") -> None:
+        from lstmsuite.apps.handwriting.data import SOURCES
+        from lstmsuite.apps.handwriting.model import check_model_config
+
+        super().validate(origin)
+        check_choice(origin, "data.source", self.data.source, SOURCES.names(), "source")
+        check_model_config(self.model, self.data.height)
 
 
 # -------------------------------------------------------------------------------- data

@@ -25,6 +25,7 @@ from lstmsuite.pipelines.config import (
     ConfigError,
     DataConfig,
     ModelConfig,
+    check_choice,
 )
 from lstmsuite.pipelines.contract import App
 from lstmsuite.pipelines.sources import load_source
@@ -65,6 +66,12 @@ class MusicConfig(Config):
     data: MusicDataConfig = field(default_factory=MusicDataConfig)
     model: MusicModelConfig = field(default_factory=MusicModelConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
+
+    def validate(self, origin: str = "defaults") -> None:
+        from lstmsuite.apps.music.data import SOURCES
+
+        super().validate(origin)
+        check_choice(origin, "data.source", self.data.source, SOURCES.names(), "source")
 
 
 # --------------------------------------------------------------------------------- app

@@ -14,7 +14,7 @@ Training pairs with a side longer than `data.max_train_tokens` subwords are drop
 (the test split is never filtered).
 
 `evaluate` translates every distinct source sentence of the test split with greedy
-and with beam search (`pipelines.decoding`), scores corpus BLEU and chrF with
+and with beam search (`lstmsuite.pipelines.decoding`), scores corpus BLEU and chrF with
 sacreBLEU against *all* target sentences of that source, writes the beam outputs to
 RUN/translations.txt and an attention heat map of a few sentences to
 RUN/attention.png.
@@ -37,6 +37,7 @@ from lstmsuite.pipelines.config import (
     DataConfig,
     ModelConfig,
     TrainingConfig,
+    check_choice,
 )
 from lstmsuite.pipelines.contract import App
 from lstmsuite.pipelines.sources import load_source
@@ -100,6 +101,12 @@ class TranslationConfig(Config):
         default_factory=TranslationTrainingConfig
     )
     decode: DecodeConfig = field(default_factory=DecodeConfig)
+
+    def validate(self, origin: str = "defaults") -> None:
+        from lstmsuite.apps.translation.data import SOURCES
+
+        super().validate(origin)
+        check_choice(origin, "data.source", self.data.source, SOURCES.names(), "source")
 
 
 # -------------------------------------------------------------------------------- data

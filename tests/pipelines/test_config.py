@@ -118,3 +118,88 @@ def test_set_value_checks_types():
     assert cfg.model.units != 9  # a copy
     with pytest.raises(ConfigError, match="model.units: expected int"):
         set_value(cfg, "model.units", "nine")
+
+
+# ------------------------------------------------------- validation before any data
+
+
+def test_unknown_cell_is_refused_at_load_with_a_suggestion(tmp_path):
+    path = write(tmp_path, "model:\n  cell: layernrom\n")
+    with pytest.raises(ConfigError, match="Did you mean 'layernorm'") as e:
+        load_config(AppConfig, path)
+    assert str(e.value).startswith(f"{path}: model.cell: Unknown cell 'layernrom'.")
+    with pytest.raises(ConfigError, match=r"^defaults with --set: model.cell"):
+        load_config(AppConfig, None, ["model.cell=gruu"])
+
+
+def test_cell_options_are_checked_against_the_cells_arguments():
+    cfg = load_config(
+        AppConfig, None, ["model.cell=lstmp", "model.cell_options.proj_units=4"]
+    )
+    assert cfg.model.cell_options == {"proj_units": 4}
+    # proj_units is LSTMP's, not GRU's
+    with pytest.raises(ConfigError, match=r"cell_options.proj_units: not an arg"):
+        load_config(
+            AppConfig, None, ["model.cell=gru", "model.cell_options.proj_units=4"]
+        )
+    with pytest.raises(ConfigError, match="Did you mean 'zoneout_cell'"):
+        load_config(AppConfig, None, ["model.cell_options.zonout_cell=0.1"])
+    with pytest.raises(ConfigError, match="set model.dropout instead"):
+        load_config(AppConfig, None, ["model.cell_options.dropout=0.1"])
+    with pytest.raises(ConfigError, match="return_sequences: the app sets it"):
+        load_config(AppConfig, None, ["model.cell_options.return_sequences=true"])
+
+
+@pytest.mark.parametrize(
+    "app, override, message",
+    [
+        (
+            "music",
+            "data.source=matt",
+            "data.source: Unknown source 'matt'. Did you mean 'mat'",
+        ),
+        ("translation", "data.source=tvs", "Did you mean 'tsv'"),
+        ("handwriting", "data.source=iamm", "Did you mean 'iam'"),
+        ("captioning", "data.source=flickr8", "Did you mean 'flickr8k'"),
+        ("captioning", "encoder.name=MobileNetV2x", "Did you mean 'MobileNetV2'"),
+        ("music", "generate.strategy=beam", "expected one of sample, greedy"),
+        ("translation", "data.tokenizer=bpee", "Did you mean 'bpe'"),
+        ("handwriting", "decode.strategy=lexion", "Did you mean 'lexicon'"),
+        ("captioning", "decode.evaluate=[greedy, bem]", "Did you mean 'beam'"),
+        ("music", "tuning.tuner=hyperbnd", "Did you mean 'hyperband'"),
+        ("music", "runtime.strategy=mirorred", "Did you mean 'mirrored'"),
+    ],
+)
+def test_every_app_checks_its_fixed_choices_when_the_config_loads(
+    app, override, message
+):
+    from lstmsuite.pipelines.registry import get_app
+
+    config_class = get_app(app).config_class
+    with pytest.raises(ConfigError, match=message):
+        load_config(config_class, f"{app}/tiny", [override], app=app)
+
+
+def test_tuning_choices_are_validated_up_front():
+    from lstmsuite.pipelines.tuning import resolve_space
+
+    cfg = load_config(AppConfig, None, ["tuning.space.cell=[lstm, gru]"])
+    assert resolve_space(cfg) == {"model.cell": ["lstm", "gru"]}
+    bad = load_config(AppConfig, None, ["tuning.space.cell=[lstm, lstn]"])
+    with pytest.raises(ConfigError, match="tuning.space.cell='lstn': model.cell"):
+        resolve_space(bad)
+
+
+def test_shipped_configs_are_found_by_name(tmp_path, monkeypatch):
+    from lstmsuite.pipelines.config import find_config, shipped_configs
+
+    assert {"music/bach", "music/tiny", "translation/anki_fra"} <= set(
+        shipped_configs()
+    )
+    monkeypatch.chdir(tmp_path)  # no configs/ folder here
+    assert find_config("music/bach").name == "bach.yaml"
+    assert find_config("configs/music/bach.yaml") == find_config("music/bach.yaml")
+    local = write(tmp_path, "model:\n  units: 3\n", name="mine.yaml")
+    assert find_config("mine.yaml") == local.relative_to(tmp_path)
+    with pytest.raises(ConfigError, match="Did you mean 'music/bach'"):
+        find_config("music/bahc")
