@@ -210,9 +210,7 @@ def step_peak_mb(step) -> float:
 def run_subprocess(
     args: list[str], python: str = sys.executable, env: dict | None = None
 ) -> dict:
-    env = dict(
-        os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=_repo_root(), **(env or {})
-    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
     proc = subprocess.run(
         [python, *args], capture_output=True, text=True, env=env, timeout=1800
     )
@@ -220,10 +218,6 @@ def run_subprocess(
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"{' '.join(args)} failed:\n{proc.stderr[-2000:]}")
     return json.loads(lines[-1])
-
-
-def _repo_root() -> str:
-    return str(Path(__file__).resolve().parents[1])
 
 
 def matmul_peak_gflops(n: int = 2048, reps: int = 10) -> float:

@@ -1,22 +1,24 @@
 """The `lstmsuite` command line.
 
     lstmsuite apps
-    lstmsuite train music --config configs/music/tiny.yaml --run-dir runs/music/tiny
+    lstmsuite train music --config music/tiny --run-dir runs/music/tiny
     lstmsuite evaluate music --run-dir runs/music/tiny
     lstmsuite generate music --run-dir runs/music/tiny --set generate.seed=3
-    lstmsuite tune music --config configs/music/tiny.yaml --set tuning.max_trials=4
-    lstmsuite bench music --config configs/music/jsb.yaml
+    lstmsuite tune music --config music/tiny --set tuning.max_trials=4
+    lstmsuite bench layers --quick
     lstmsuite demo music
 
-Every app command takes `--config FILE`, `--set KEY=VALUE` (repeatable) and
-`--run-dir DIR`. `train` and `tune` default to the app's `configs/<app>/` file given
-and `runs/<app>/<config name>`; `evaluate`, `generate` and `predict` read the
-config saved in the run directory (a `--config` or `--set` on top of it is allowed,
-e.g. to evaluate on another data file).
+Every app command takes `--config FILE` (a YAML file, or the name of a shipped
+config such as `music/bach`), `--set KEY=VALUE` (repeatable) and `--run-dir DIR`.
+`train` and `tune` write to `runs/<app>/<config name>` by default; `evaluate`,
+`generate` and `predict` read the config saved in the run directory (a `--config` or
+`--set` on top of it is allowed, e.g. to evaluate on another data file).
 
 A bad config, a missing file or unusable data prints one line, `lstmsuite: error:
 ...`, and exits with status 2 (`--debug` shows the traceback instead). A run that
-diverges (NaN loss) exits with status 3.
+diverges (NaN loss) exits with status 3. TensorFlow's own log lines (its C++ INFO,
+WARNING and ERROR lines, its Python warnings) stay out of the terminal unless
+`--verbose` asks for them.
 """
 
 from __future__ import annotations
@@ -27,37 +29,50 @@ import os
 import sys
 from pathlib import Path
 
-# Before TensorFlow is imported anywhere: its C++ INFO/WARNING lines drown the
-# progress bars. Users who want them set TF_CPP_MIN_LOG_LEVEL themselves.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from lstmsuite.pipelines.config import ConfigError, load_config  # noqa: E402
-from lstmsuite.pipelines.registry import (  # noqa: E402
+from lstmsuite.pipelines.config import ConfigError, load_config
+from lstmsuite.pipelines.registry import (
     app_description,
     app_names,
     find_benchmark,
     get_app,
 )
 
-APP_COMMANDS = ("train", "evaluate", "generate", "predict", "tune")
+# What each app command does, as `lstmsuite --help` lists it.
+APP_COMMANDS = {
+    "train": "train a model (run it again to resume after an interruption)",
+    "evaluate": "score a trained run on its test split",
+    "generate": "generate from a trained run (music: a MIDI file)",
+    "predict": "run a trained model on inputs (image files, sentences...)",
+    "tune": "search hyperparameters with KerasTuner",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lstmsuite",
-        description="LSTM applications: train, evaluate, generate, tune, benchmark.",
-    )
-    parser.add_argument(
+    # --debug and --verbose are accepted before or after the command.
+    flags = argparse.ArgumentParser(add_help=False)
+    flags.add_argument(
         "--debug",
         action="store_true",
-        default=bool(os.environ.get("LSTMSUITE_DEBUG")),
-        help="show tracebacks for errors",
+        default=argparse.SUPPRESS,
+        help="show the traceback of an error",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("apps", help="list the applications")
+    flags.add_argument(
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show TensorFlow's own log lines and warnings",
+    )
+    parser = argparse.ArgumentParser(
+        prog="lstmsuite",
+        description="Train, evaluate and use the LSTM applications; benchmark the "
+        "layers.",
+        parents=[flags],
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("apps", help="list the installed applications", parents=[flags])
 
-    for name in APP_COMMANDS:
-        sub = commands.add_parser(name, help=f"{name} an application")
+    for name, text in APP_COMMANDS.items():
+        sub = commands.add_parser(name, help=text, description=text, parents=[flags])
         sub.add_argument("app", help="the application, e.g. music")
         _common(sub)
         if name == "generate":
@@ -71,12 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
             )
 
     demo = commands.add_parser(
-        "demo", help="train a tiny model, evaluate it and generate (one minute)"
+        "demo",
+        help="train a small model, evaluate it and generate, in minutes",
+        parents=[flags],
     )
     demo.add_argument("app", nargs="?", default="music")
     _common(demo)
 
-    bench = commands.add_parser("bench", help="run a registered benchmark")
+    bench = commands.add_parser(
+        "bench", help="run a benchmark (layers, music)", parents=[flags]
+    )
     bench.add_argument("name", help="e.g. layers, music")
     bench.add_argument("args", nargs=argparse.REMAINDER)
     return parser
@@ -108,6 +127,12 @@ def main(argv: list[str] | None = None) -> int:
         args.inputs = [*args.inputs, *extra]
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.debug = getattr(args, "debug", False) or bool(
+        os.environ.get("LSTMSUITE_DEBUG")
+    )
+    args.verbose = getattr(args, "verbose", False)
+    if not args.verbose and args.command != "apps":  # apps needs no TensorFlow
+        quiet_tensorflow()
     try:
         return run(args)
     except KeyboardInterrupt:
@@ -120,6 +145,32 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"lstmsuite: error: {one_line(e)}", file=sys.stderr)
         return 3 if isinstance(e, TrainingDivergedError) else 2
+
+
+def quiet_tensorflow() -> None:
+    """Keeps TensorFlow's own log lines out of the terminal.
+
+    Three kinds reach it: lines TensorFlow's C++ code writes while it is imported,
+    before its logging is set up (oneDNN and CUDA notes, which no setting
+    silences), so the import runs with the process's stderr pointed at /dev/null;
+    later C++ lines (graph-optimizer warnings, cuInit errors on a machine without a
+    GPU), which TF_CPP_MIN_LOG_LEVEL=3 drops (a level the user set is kept); and
+    its Python logger's warnings (retracing notes).
+    """
+    import logging
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" not in sys.modules:
+        sys.stderr.flush()
+        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 # Errors caused by what the user gave (config, paths, data) rather than by a bug.

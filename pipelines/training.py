@@ -292,16 +292,17 @@ def train(app, cfg: Config, run_dir: str | os.PathLike) -> dict[str, Any]:
         print(f"Resuming {run.root} after epoch {start_epoch}.")
     started = time.time()
     try:
-        model.fit(
-            train_ds,
-            validation_data=valid_ds,
-            epochs=cfg.training.epochs,
-            steps_per_epoch=steps,
-            validation_steps=val_steps if valid_ds is not None else None,
-            callbacks=callbacks,
-            shuffle=False,  # the tf.data pipeline shuffles, with the config's seed
-            verbose=cfg.runtime.verbose,
-        )
+        with quiet_end_of_data():
+            model.fit(
+                train_ds,
+                validation_data=valid_ds,
+                epochs=cfg.training.epochs,
+                steps_per_epoch=steps,
+                validation_steps=val_steps if valid_ds is not None else None,
+                callbacks=callbacks,
+                shuffle=False,  # the tf.data pipeline shuffles, with the seed
+                verbose=cfg.runtime.verbose,
+            )
         state = own.read_state()
     finally:
         if scratch is not None:
@@ -335,6 +336,23 @@ def train(app, cfg: Config, run_dir: str | os.PathLike) -> dict[str, Any]:
     if status == "diverged":
         raise TrainingDivergedError(_diverged_message(run, guard.tripped, state))
     return summary
+
+
+@contextlib.contextmanager
+def quiet_end_of_data():
+    """Hides Keras's "Your input ran out of data" warning during `fit`.
+
+    Our pipelines filter, bucket and batch, so TensorFlow cannot know how many
+    batches an epoch holds; Keras then learns it by reaching the end of the first
+    epoch and warns as if `steps_per_epoch` were too large. With a fixed step count
+    the runner repeats the data, so in this runner the warning is never a real
+    shortage.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        yield
 
 
 def _prebuild_for_multi_worker(model, train_ds, strategy) -> None:

@@ -45,7 +45,7 @@ from lstmsuite.pipelines.config import (
     set_value,
 )
 from lstmsuite.pipelines.contract import write_json
-from lstmsuite.pipelines.training import compile_model
+from lstmsuite.pipelines.training import compile_model, quiet_end_of_data
 
 
 def resolve_space(cfg: Config) -> dict[str, list[Any]]:
@@ -113,14 +113,15 @@ class ConfigHyperModel(kt.HyperModel):
         trial_cfg = trial_config(self.cfg, self.space, hp)
         data = self.data_for(trial_cfg)
         callbacks = [*kwargs.pop("callbacks", []), keras.callbacks.TerminateOnNaN()]
-        return model.fit(
-            data.train,
-            validation_data=data.valid,
-            callbacks=callbacks,
-            shuffle=False,
-            verbose=self.cfg.runtime.verbose,
-            **kwargs,
-        )
+        with quiet_end_of_data():
+            return model.fit(
+                data.train,
+                validation_data=data.valid,
+                callbacks=callbacks,
+                shuffle=False,
+                verbose=self.cfg.runtime.verbose,
+                **kwargs,
+            )
 
 
 class _TrialLog:

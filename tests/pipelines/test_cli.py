@@ -105,3 +105,20 @@ def test_pipelines_never_import_apps():
                 names = [node.module or ""]
             for name in names:
                 assert not name.startswith(("lstmsuite.apps", "apps")), (module, name)
+
+
+def test_help_names_what_each_command_does(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for line in (
+        "train     train a model",
+        "evaluate  score a trained run",
+        "predict   run a trained model on inputs",
+        "--verbose",
+    ):
+        assert line in text
+    # The flags also work after the command.
+    assert main(["apps", "--verbose"]) == 0
