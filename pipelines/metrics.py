@@ -9,8 +9,9 @@ Music (Boulanger-Lewandowski et al. 2012 convention, see ../shared/data/README.m
 - `frame_scores`: frame-level precision / recall / F1 over all (frame, pitch) cells
   with a note on, micro-averaged (Bay et al. 2009, as in most transcription papers).
 
-The handwriting, translation and captioning issues add CER/WER, BLEU/chrF and CIDEr-D
-here, backed by libraries where one exists.
+Recognition (handwriting): character and word error rates (`ErrorRates`).
+Translation: corpus BLEU and chrF (sacrebleu). Captioning: BLEU-1..4 and CIDEr-D.
+Where a well-kept library computes a metric, it is used rather than rewritten.
 """
 
 from __future__ import annotations

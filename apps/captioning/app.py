@@ -10,9 +10,10 @@ Training is teacher-forced next-word prediction: the model reads `<start> w1 .. 
 with the image and predicts `w1 .. wn <end>`; padding has weight 0, so the loss is
 the mean cross-entropy per real word. `evaluate` captions every test image with each
 strategy of `decode.evaluate` (greedy and beam search by default, the shared
-strategies of `pipelines.decoding`) and scores them against all references: corpus
-BLEU-1..4 and CIDEr-D (`pipelines.metrics`). `predict` prints one caption per image
-and, with `--attention-png`, writes the attention map of every word over the image.
+strategies of `lstmsuite.pipelines.decoding`) and scores them against all
+references: corpus BLEU-1..4 and CIDEr-D (`lstmsuite.pipelines.metrics`). `predict`
+prints one caption per image and, with `--attention-png`, writes the attention map
+of every word over the image.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ three small Keras models that share its weights:
 * `encode`: normalized images -> (memory, initial states);
 * `step`: (last word (B, 1), memory, states) -> (next-word probabilities, attention
   weights, new states), the `step_fn` that the shared strategies of
-  `pipelines.decoding` (greedy, sampling, beam search) drive;
+  `lstmsuite.pipelines.decoding` (greedy, sampling, beam search) drive;
 * `attend`: a whole caption, teacher-forced -> its attention weights per word (for
   the attention maps of the chosen caption, whatever the strategy).
 """
@@ -85,7 +85,7 @@ class Captioner:
         return np.asarray(memory), [np.asarray(s) for s in states]
 
     def step_fn(self, state, last):
-        """`pipelines.decoding` step: state = (memory, states)."""
+        """`lstmsuite.pipelines.decoding` step: state = (memory, states)."""
         memory, states = state
         outputs = self.step_model.predict_on_batch(
             [np.asarray(last, np.int32)[:, None], memory, *states]

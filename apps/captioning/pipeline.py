@@ -7,7 +7,7 @@ targets (B, T) int32, weights (B, T) float32)`: `tokens` is `<start> w1 .. wn` a
 `targets` is `w1 .. wn <end>`, padded per batch (or per length bucket) with id 0 and
 weight 0. With cached encoder features, "image" is replaced by "features" (h, w, D).
 
-The stages, all inside tf.data (the shared ones from `pipelines.data`):
+The stages, all inside tf.data (the shared ones from `lstmsuite.pipelines.data`):
 
     image index -> load (read + decode + resize, or gather from an in-memory array)
     -> cache (decoded uint8 pixels) -> shuffle (per image) -> captions (training:

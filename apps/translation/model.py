@@ -15,7 +15,7 @@ positions at once. Inference runs `encode` once, then `step` one token at a time
 `Translator` owns its two `Tokenizer` layers, so a saved `.keras` file is a complete
 translator: after `keras.models.load_model(path, safe_mode=True)`,
 `model.translate(["Some sentence."])` returns translations (greedy by default, or any
-`pipelines.decoding` strategy), and `export_saved_model(model, dir)` writes a
+`lstmsuite.pipelines.decoding` strategy), and `export_saved_model(model, dir)` writes a
 SavedModel whose `translate` signature maps a string tensor to a string tensor with
 the whole loop (tokenize, encode, greedy decode, detokenize) in the graph.
 """
@@ -37,13 +37,14 @@ from lstmsuite.layers import get_layer_class
 @keras.saving.register_keras_serializable(package="lstmsuite")
 class Translator(keras.Model):
     """Args: vocabulary sizes, `embedding_dim`, `units` (per direction in the
-    encoder), `encoder_layers` / `decoder_layers`, `cell` (a `layers.CELLS` key),
-    `bidirectional`, `attention` (`luong` | `bahdanau`), `bridge` (start the decoder
-    from a tanh projection of the encoder's final states, else from zeros), dropout
-    rates, `residual` and `inter_layer_dropout` (between the layers of the encoder
-    and of the decoder, with `lstmsuite.layers.DeepLSTM`'s rule: a layer whose
-    input and output widths are equal adds its input to its output), `cell_options`
-    (extra cell arguments), `max_output_length` (inference cap)."""
+    encoder), `encoder_layers` / `decoder_layers`, `cell` (a key of
+    `lstmsuite.layers.CELLS`), `bidirectional`, `attention` (`luong` |
+    `bahdanau`), `bridge` (start the decoder from a tanh projection of the
+    encoder's final states, else from zeros), dropout rates, `residual` and
+    `inter_layer_dropout` (between the layers of the encoder and of the decoder,
+    with `lstmsuite.layers.DeepLSTM`'s rule: a layer whose input and output widths
+    are equal adds its input to its output), `cell_options` (extra cell
+    arguments), `max_output_length` (inference cap)."""
 
     def __init__(
         self,
@@ -247,7 +248,7 @@ class Translator(keras.Model):
         return keras.tree.map_structure(lambda t: np.asarray(t), out)
 
     def step(self, state, last):
-        """One decoder step in the `pipelines.decoding` convention.
+        """One decoder step in the `lstmsuite.pipelines.decoding` convention.
 
         state: (decoder states, memory, mask) with a leading batch axis; last: (B,)
         previous token ids. Returns logits (B, V) and the next state; the attention
@@ -273,7 +274,7 @@ class Translator(keras.Model):
     def translate(
         self, strings, decoder=None, max_length: int | None = None
     ) -> list[str]:
-        """Raw strings -> raw translations with a `pipelines.decoding` strategy
+        """Raw strings -> raw translations with a decoding strategy
         (default greedy); batches as given, so pass a few hundred at a time."""
         from lstmsuite.pipelines.decoding import Categorical, Greedy
 
