@@ -5,14 +5,23 @@
     data = SOURCES.get("flickr8k")("/data/flickr8k")
     data["train"].images[0]      # '/data/flickr8k/Flicker8k_Dataset/1000268201_...jpg'
     data["train"].captions[0]    # the five reference captions of that image
-    data.info["skipped"]         # {'captions_without_image': 0, ...}
+    data.info["skipped"]         # {'captions_without_image': 0, ...,
+                                 #  'unreadable_images': [('x.jpg', 'unreadable ...')]}
 
 Every loader has the signature `(path: str | None = None, **options)` and returns a
 `CaptionData`: a dict "train" / "valid" / "test" -> `CaptionSplit` (the images, as
 file paths, encoded bytes or a uint8 array, and the reference captions of each) with
 an `info` summary. An unknown option is a TypeError naming it; a missing file names
-it; an empty split is a ValueError. Images are only listed here: they are decoded,
-resized and normalized later, inside tf.data (`apps/captioning/pipeline.py`).
+it; an empty split is a ValueError. Images are listed here and, for the sources that
+read image files (`flickr8k`, `coco`, `folder`), checked once (`check_image`); they
+are decoded, resized and normalized later, inside tf.data
+(`apps/captioning/pipeline.py`).
+
+An image file that is unreadable or corrupt (PIL cannot open, verify and decode it:
+random bytes, a truncated JPEG) or not in a format `tf.io.decode_image` reads (PNG,
+JPEG, BMP, GIF) is skipped with a warning naming the file and the reason, and listed
+in `info["skipped"]["unreadable_images"]` as `(name, reason)` pairs; its captions are
+dropped. If that leaves a split without images, the split is an error as above.
 
 Sources:
 
@@ -49,6 +58,8 @@ import json
 import os
 import warnings
 from collections import defaultdict
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +97,84 @@ class CaptionSplit:
 
 class CaptionData(Splits):
     """`{"train": CaptionSplit, "valid": ..., "test": ...}` plus an `info` summary."""
+
+
+# ------------------------------------------------------------------------ image check
+
+#: Formats both PIL (the check) and tf.io.decode_image (the pipeline) read. MPO is
+#: how PIL names the JPEG files of many cameras (a JPEG with extra frames appended);
+#: TF decodes them as JPEGs.
+IMAGE_FORMATS = ("PNG", "JPEG", "MPO", "BMP", "GIF")
+
+#: Individual warnings for skipped images; beyond this, one summary line.
+_MAX_WARNINGS = 10
+
+
+def check_image(path: str | Path) -> str | None:
+    """Why an image file cannot be used, or None when it can.
+
+    `verify()` reads the whole file; for a PNG that is enough (every chunk has a
+    checksum, a truncated file fails), but it does not check that the data of a JPEG,
+    BMP or GIF is complete, so those are also decoded: a JPEG at 1/8 scale (`draft`),
+    which still reads every byte of it, at a fraction of the cost. (With
+    `PIL.ImageFile.LOAD_TRUNCATED_IMAGES = True` set by someone, PIL accepts truncated
+    files and so does this check.)
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            fmt = image.format
+            image.verify()
+        if fmt in IMAGE_FORMATS and fmt != "PNG":
+            with Image.open(path) as image:
+                if fmt in ("JPEG", "MPO"):
+                    image.draft(None, (1, 1))
+                image.load()
+    except FileNotFoundError:
+        return "no such file"
+    except Exception as e:  # noqa: BLE001 -- PIL raises many types on bad data
+        return f"unreadable image ({str(e) or type(e).__name__})"
+    if fmt not in IMAGE_FORMATS:
+        formats = ", ".join(f for f in IMAGE_FORMATS if f != "MPO")
+        return f"{fmt} images are not supported (use {formats})"
+    return None
+
+
+def drop_unreadable(
+    source: str, parts: Iterable[CaptionSplit]
+) -> list[tuple[str, str]]:
+    """Checks every image file of `parts` once (in threads: the work is file reading
+    and decoding, which PIL does without the GIL), removes the bad ones and their
+    captions from `parts` in place, warns about each (up to `_MAX_WARNINGS`, then one
+    summary line) and returns them as `(name, reason)` pairs."""
+    parts = list(parts)
+    paths = sorted({str(p) for part in parts for p in part.images})
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        reasons = dict(zip(paths, pool.map(check_image, paths)))
+    skipped: list[tuple[str, str]] = []
+    for part in parts:
+        keep = []
+        for i, path in enumerate(map(str, part.images)):
+            if reasons[path] is None:
+                keep.append(i)
+                continue
+            if len(skipped) < _MAX_WARNINGS:
+                warnings.warn(
+                    f"{source}: skipped {path}: {reasons[path]}", stacklevel=3
+                )
+            skipped.append((part.names[i] if part.names else path, reasons[path]))
+        if len(keep) < len(part.images):
+            part.images = [part.images[i] for i in keep]
+            part.captions = [part.captions[i] for i in keep]
+            part.names = [part.names[i] for i in keep] if part.names else []
+    if len(skipped) > _MAX_WARNINGS:
+        warnings.warn(
+            f"{source}: {len(skipped)} unusable images skipped in all (see "
+            "info['skipped']['unreadable_images'])",
+            stacklevel=3,
+        )
+    return skipped
 
 
 def _summary(source: str, splits: dict[str, CaptionSplit], **extra) -> dict[str, Any]:
@@ -181,6 +270,7 @@ def load_flickr8k(
             kept.captions.append(captions[name])
             kept.names.append(name)
         splits[split] = kept
+    skipped["unreadable_images"] = drop_unreadable("flickr8k", splits.values())
     if skipped["captions_without_image"]:
         warnings.warn(
             f"flickr8k: skipped {skipped['captions_without_image']} captions whose "
@@ -254,6 +344,7 @@ def load_coco(
     held_out, skipped_eval = read_coco_json(
         _coco_path(folder, eval_json), folder / eval_images, limit
     )
+    unreadable = drop_unreadable("coco", [train, held_out])
     splits = {"train": train}
     for name in ("valid", "test"):
         keep = [
@@ -267,6 +358,7 @@ def load_coco(
             names=[held_out.names[i] for i in keep],
         )
     skipped = {k: skipped_train[k] + skipped_eval[k] for k in skipped_train}
+    skipped["unreadable_images"] = unreadable
     return CaptionData(splits, _summary("coco", splits, skipped=skipped))
 
 
@@ -357,6 +449,7 @@ def load_folder(path: str | None = None, captions: str = "captions.tsv") -> Capt
         part.images.append(str(image))
         part.captions.append(by_image[name])
         part.names.append(name)
+    skipped["unreadable_images"] = drop_unreadable("folder", splits.values())
     if skipped["captions_without_image"]:
         warnings.warn(
             f"{tsv}: skipped {skipped['captions_without_image']} captions whose "

@@ -111,7 +111,11 @@ IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM")
 def check_image_format(data: tf.Tensor, path: tf.Tensor) -> tf.Tensor:
     """`data`, once it starts like a JPEG, PNG, GIF or BMP file; else the pipeline
     stops with an error naming `path` (TF's own decode error names no file, and in
-    a tf.data pipeline of thousands of images that leaves the user guessing)."""
+    a tf.data pipeline of thousands of images that leaves the user guessing).
+
+    The file sources already check every image when the data load and skip the
+    unreadable ones (`data.check_image`), so this only fires for a file that changed
+    on disk since, or for paths given here directly."""
     known = tf.reduce_any(
         [tf.equal(tf.strings.substr(data, 0, len(m)), m) for m in IMAGE_MAGIC]
     )

@@ -12,20 +12,26 @@ lists of raw strings, source and target), with an `info` dict. An unknown option
 a TypeError naming it, a missing file a FileNotFoundError naming it, and a source
 that yields no pairs a ValueError.
 
+A pair whose source or target is empty (or only spaces) is skipped, never trained
+on: `tsv` and `parallel_text` count such pairs in `info["skipped_empty"]` and warn
+once per load with the count and the first line numbers.
+
 Sources:
 
 * `tsv`: sentence pairs as published for Anki by manythings.org (Tatoeba):
   `source<TAB>target[<TAB>attribution]`, UTF-8, one pair a line; the attribution
-  column is ignored, blank lines are skipped, a line without a tab is an error
-  naming the file and line. Option `reverse: true` translates from the second
-  column to the first. The split is the rule of `../shared/data/README.md`, on the
-  *first* column whatever the direction: md5(first) % 20 == 0 is test, == 1 is
+  column is ignored, blank lines are skipped, a line with an empty source or target
+  is skipped and counted (above), a line without a tab is an error naming the file
+  and line. Option `reverse: true` translates from the second column to the first.
+  The split is the rule of `../shared/data/README.md`, on the *first* column
+  whatever the direction: md5(first) % 20 == 0 is test, == 1 is
   validation, else training, so every translation of one sentence stays in one split
   and a reversed run is tested on the same pairs.
 * `parallel_text`: two line-aligned plain-text files, options `source` and `target`
   (paths, relative to `path` when it is given). Split by the same md5 rule on the
   source line, unless `valid_source`/`valid_target` and `test_source`/`test_target`
-  name separate files.
+  name separate files. A line empty in both files is a blank line, skipped; a line
+  empty in only one of them is skipped and counted (above).
 * `tfds`: a TensorFlow Datasets translation builder (`name`, e.g.
   `ted_hrlr_translate/pt_to_en` or `wmt14_translate/fr-en`) already prepared under
   `path` (its `data_dir`); `source_language`/`target_language` pick the features
@@ -36,6 +42,7 @@ Sources:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,6 +89,34 @@ def _finish(splits: dict[str, Pairs], where: str, info=None) -> PairSplits:
     return PairSplits({s: splits.get(s, Pairs()) for s in SPLITS}, info)
 
 
+#: Line numbers shown in the warning about pairs with an empty side.
+_FIRST_LINES = 5
+
+
+def _warn_empty(skipped: list[tuple[str, list[int]]]) -> int:
+    """One warning for all the pairs with an empty side of a load (`skipped`: where
+    -> their line numbers), naming the first lines; returns how many there were."""
+    total = sum(len(numbers) for _, numbers in skipped)
+    if not total:
+        return 0
+    shown, places = 0, []
+    for where, numbers in skipped:
+        first = numbers[: _FIRST_LINES - shown]
+        if not first:
+            continue
+        shown += len(first)
+        more = ", ..." if len(first) < len(numbers) else ""
+        plural = "s" if len(numbers) > 1 else ""
+        places.append(f"{where} line{plural} {', '.join(map(str, first))}{more}")
+    if shown < total and not places[-1].endswith("..."):
+        places[-1] += ", ..."
+    warnings.warn(
+        f"skipped {total} pairs with an empty source or target: {'; '.join(places)}",
+        stacklevel=3,
+    )
+    return total
+
+
 def _read_lines(path: Path) -> list[str]:
     try:
         return path.read_text(encoding="utf-8").splitlines()
@@ -99,6 +134,7 @@ def load_tsv(path: str | None = None, *, reverse: bool = False) -> PairSplits:
     """Anki/manythings `source<TAB>target[<TAB>attribution]` file."""
     file = require_file(path, "tsv")
     splits = {s: Pairs() for s in SPLITS}
+    empty: list[int] = []
     for number, line in enumerate(_read_lines(file), start=1):
         if not line.strip():
             continue
@@ -109,9 +145,13 @@ def load_tsv(path: str | None = None, *, reverse: bool = False) -> PairSplits:
                 f"{line[:60]!r}"
             )
         first, second = columns[0].strip(), columns[1].strip()
+        if not first or not second:
+            empty.append(number)
+            continue
         pair = (second, first) if reverse else (first, second)
         splits[split_of(first)].append(*pair)
-    return _finish(splits, str(file), {"reverse": reverse})
+    skipped = _warn_empty([(str(file), empty)])
+    return _finish(splits, str(file), {"reverse": reverse, "skipped_empty": skipped})
 
 
 # -------------------------------------------------------------------- parallel_text
@@ -130,6 +170,7 @@ def load_parallel_text(
 ) -> PairSplits:
     """Two line-aligned files (and optionally separate validation/test files)."""
     base = Path(path) if path else Path(".")
+    empty: list[tuple[str, list[int]]] = []
 
     def read_pair(src: str, tgt: str) -> Pairs:
         src_file = require_file(base / src, "parallel_text")
@@ -140,10 +181,14 @@ def load_parallel_text(
                 f"{src_file} has {len(src_lines)} lines but {tgt_file} has "
                 f"{len(tgt_lines)}; the files must be line-aligned"
             )
-        pairs = Pairs()
-        for s, t in zip(src_lines, tgt_lines):
-            if s.strip() and t.strip():
-                pairs.append(s.strip(), t.strip())
+        pairs, skipped = Pairs(), []
+        for number, (s, t) in enumerate(zip(src_lines, tgt_lines), start=1):
+            s, t = s.strip(), t.strip()
+            if s and t:
+                pairs.append(s, t)
+            elif s or t:
+                skipped.append(number)
+        empty.append((f"{src_file} + {tgt_file}", skipped))
         return pairs
 
     explicit = {
@@ -164,7 +209,10 @@ def load_parallel_text(
         for split, (s, t) in explicit.items():
             if s is not None:
                 splits[split] = read_pair(s, t)
-    return _finish(splits, f"{base / source} + {base / target}")
+    skipped = _warn_empty(empty)
+    return _finish(
+        splits, f"{base / source} + {base / target}", {"skipped_empty": skipped}
+    )
 
 
 # ----------------------------------------------------------------------------- tfds

@@ -200,6 +200,106 @@ def test_folder_layout_several_lines_per_image(tmp_path):
         SOURCES.get("folder")(str(root))
 
 
+def test_folder_skips_corrupt_images_with_a_warning_naming_them(tmp_path):
+    """A truncated JPEG and random bytes named .jpg are skipped when the data load
+    (not a TensorFlow error mid-training), each named in a warning and listed in
+    info["skipped"]["unreadable_images"]; the good images remain."""
+    root = tmp_path / "folder"
+    names = ["good0.jpg", "good1.png", "truncated.jpg", "noise.jpg", "good2.jpg"]
+    for k, name in enumerate(names):
+        write_image(root / name, k, size=(64, 48))
+    data = (root / "truncated.jpg").read_bytes()
+    (root / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    rng = np.random.default_rng(0)
+    (root / "noise.jpg").write_bytes(rng.integers(0, 256, 2000, np.uint8).tobytes())
+    lines = [f"{n}\ta picture called {n}" for n in names]
+    (root / "captions.tsv").write_text("\n".join(lines) + "\n")
+    (root / "train.txt").write_text("good0.jpg\ntruncated.jpg\nnoise.jpg\n")
+    (root / "valid.txt").write_text("good1.png\n")
+    (root / "test.txt").write_text("good2.jpg\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = SOURCES.get("folder")(str(root))
+    messages = [str(w.message) for w in caught]
+    for bad in ("truncated.jpg", "noise.jpg"):
+        assert any(bad in m and "unreadable image" in m for m in messages), messages
+    skipped = dict(data.info["skipped"]["unreadable_images"])
+    assert set(skipped) == {"truncated.jpg", "noise.jpg"}
+    assert all(reason.startswith("unreadable image") for reason in skipped.values())
+    assert data["train"].names == ["good0.jpg"]
+    assert data["valid"].names == ["good1.png"] and data["test"].names == ["good2.jpg"]
+    assert data.info["images"] == {"train": 1, "valid": 1, "test": 1}
+
+    # the pipeline decodes every image that was kept
+    from lstmsuite.apps.captioning.pipeline import image_dataset
+
+    for split in ("train", "valid", "test"):
+        assert len(list(image_dataset(data[split].images, 8).as_numpy_iterator())) == 1
+
+    # a format tf.io.decode_image cannot read is skipped too
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(root / "good2.jpg", format="TIFF")
+    with pytest.raises(ValueError, match="the test split has no images"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            SOURCES.get("folder")(str(root))
+    assert any(
+        "good2.jpg" in str(w.message) and "TIFF images are not supported" in str(w)
+        for w in caught
+    )
+
+
+def test_flickr8k_and_coco_skip_corrupt_images(tmp_path):
+    root = make_flickr8k(tmp_path / "flickr", missing=())
+    (root / "Flicker8k_Dataset" / "t2.jpg").write_bytes(b"not an image at all")
+    with pytest.warns(UserWarning, match=r"t2\.jpg: unreadable image"):
+        data = SOURCES.get("flickr8k")(str(root))
+    assert data["train"].names == ["t1.jpg", "t3.jpg"]
+    assert [n for n, _ in data.info["skipped"]["unreadable_images"]] == ["t2.jpg"]
+
+    coco = tmp_path / "coco"
+    for i in (1, 2):
+        write_image(coco / "train2017" / f"{i:06d}.jpg", i)
+    (coco / "train2017" / "000002.jpg").write_bytes(b"\xff\xd8\xff broken")
+    coco_json(
+        coco / "annotations" / "captions_train2017.json",
+        {1: "000001.jpg", 2: "000002.jpg"},
+        [(1, "a cat"), (2, "a dog")],
+    )
+    val_files = {10 + k: f"{k:06d}.jpg" for k in range(12)}
+    for i, name in val_files.items():
+        write_image(coco / "val2017" / name, i)
+    coco_json(
+        coco / "annotations" / "captions_val2017.json",
+        val_files,
+        [(i, f"picture {i}") for i in val_files],
+    )
+    with pytest.warns(UserWarning, match=r"000002\.jpg: unreadable image"):
+        data = SOURCES.get("coco")(str(coco))
+    assert data["train"].captions == [["a cat"]]
+    assert [n for n, _ in data.info["skipped"]["unreadable_images"]] == ["000002.jpg"]
+
+
+def test_unreadable_image_warnings_are_capped(tmp_path):
+    from lstmsuite.apps.captioning.data import CaptionSplit, drop_unreadable
+
+    paths = [tmp_path / f"bad{k:02d}.jpg" for k in range(12)]
+    for path in paths:
+        path.write_bytes(b"junk")
+    write_image(tmp_path / "good.png", 0)
+    part = CaptionSplit(
+        images=[str(p) for p in [*paths, tmp_path / "good.png"]],
+        captions=[["a"]] * 13,
+        names=[p.name for p in [*paths, tmp_path / "good.png"]],
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        skipped = drop_unreadable("test", [part])
+    assert len(skipped) == 12 and part.names == ["good.png"]
+    assert len(caught) == 11 and "12 unusable images" in str(caught[-1].message)
+
+
 def test_shapes_are_deterministic_and_captioned_from_the_scene():
     from lstmsuite.apps.captioning.shapes import captions_of, render_split
 

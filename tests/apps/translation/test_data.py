@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 
 import pytest
 
@@ -57,6 +58,65 @@ def test_tsv_errors_name_the_file_and_line(tmp_path):
         SOURCES.get("tsv")(str(tmp_path / "empty.txt"))
     with pytest.raises(TypeError, match="revers"):
         SOURCES.get("tsv")(str(path), revers=True)
+
+
+def test_tsv_skips_and_counts_pairs_with_an_empty_side(tmp_path):
+    path = tmp_path / "pairs.txt"
+    lines = ["Go.\tVa !", "Hi.\t\tCC-BY", "\tSalut !", "Run!\tCours !", " \t ", ""]
+    lines += ["Wait.\t  ", "Stop.\tArrête !"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.warns(UserWarning) as caught:
+        pairs = SOURCES.get("tsv")(str(path))
+    messages = [str(w.message) for w in caught if "empty" in str(w.message)]
+    assert len(messages) == 1  # one warning for the whole file
+    assert "pairs.txt" in messages[0] and "3 pairs" in messages[0]
+    assert "lines 2, 3, 7" in messages[0]  # line 5, only spaces and a tab, is blank
+    assert pairs.info["skipped_empty"] == 3
+    kept = sorted(s for p in pairs.values() for s in p.sources)
+    assert kept == ["Go.", "Run!", "Stop."]
+    assert all(t for p in pairs.values() for t in p.targets)
+    with pytest.warns(UserWarning, match="3 pairs"):
+        assert SOURCES.get("tsv")(str(path), reverse=True).info["skipped_empty"] == 3
+
+    path.write_text("Go.\tVa !\n" + "Hi.\t\n" * 8, encoding="utf-8")
+    with pytest.warns(UserWarning, match=r"8 pairs .* lines 2, 3, 4, 5, 6, \.\.\.$"):
+        SOURCES.get("tsv")(str(path))
+
+    path.write_text("Go.\tVa !\n", encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing skipped: no warning
+        assert SOURCES.get("tsv")(str(path)).info["skipped_empty"] == 0
+
+
+def test_parallel_text_skips_and_counts_lines_empty_on_one_side(tmp_path):
+    (tmp_path / "a.en").write_text("One.\n\nThree.\nFour.\n\n", encoding="utf-8")
+    (tmp_path / "a.fr").write_text("Un.\nDeux.\n \nQuatre.\n\n", encoding="utf-8")
+    (tmp_path / "b.en").write_text("Hello.\nBye.\n", encoding="utf-8")
+    (tmp_path / "b.fr").write_text("Bonjour.\n\n", encoding="utf-8")
+    load = SOURCES.get("parallel_text")
+    with pytest.warns(UserWarning) as caught:
+        pairs = load(str(tmp_path), source="a.en", target="a.fr")
+    messages = [str(w.message) for w in caught if "empty" in str(w.message)]
+    assert len(messages) == 1 and "2 pairs" in messages[0]
+    assert "a.en" in messages[0] and "lines 2, 3" in messages[0]
+    assert pairs.info["skipped_empty"] == 2  # line 5, empty on both sides, is blank
+    assert sorted(s for p in pairs.values() for s in p.sources) == ["Four.", "One."]
+
+    with pytest.warns(UserWarning) as caught:
+        pairs = load(
+            str(tmp_path),
+            source="a.en",
+            target="a.fr",
+            valid_source="b.en",
+            valid_target="b.fr",
+            test_source="b.en",
+            test_target="b.fr",
+        )
+    messages = [str(w.message) for w in caught if "empty" in str(w.message)]
+    assert len(messages) == 1 and "4 pairs" in messages[0]  # 2 + 1 (valid) + 1 (test)
+    assert "b.en + " in messages[0] and "b.fr line 2" in messages[0]
+    assert pairs.info["skipped_empty"] == 4
+    assert pairs["test"].sources == ["Hello."] and pairs["test"].targets == ["Bonjour."]
 
 
 def test_parallel_text_splits_by_rule_or_by_files(tmp_path):
