@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 
 from lstmsuite.pipelines.config import ConfigError, load_config
+from lstmsuite.pipelines.contract import UnreadableInputsError
 from lstmsuite.pipelines.registry import (
     app_description,
     app_names,
@@ -232,7 +233,14 @@ def run(args: argparse.Namespace) -> int:
     inputs = args.inputs or [line.rstrip("\n") for line in sys.stdin]
     # Passed only when asked, so apps without attention keep their signature.
     extra = {"attention_png": True} if args.attention_png else {}
-    for line in app.predict(cfg, run_dir, inputs, **extra):
+    try:
+        lines = app.predict(cfg, run_dir, inputs, **extra)
+    except UnreadableInputsError as e:
+        # What could be read is printed (one line per input, in order), then the
+        # error, and the exit status says that not everything was read.
+        print("\n".join(e.outputs), flush=True)
+        raise
+    for line in lines:
         print(line)
     return 0
 

@@ -144,6 +144,7 @@ class Config:
         encoders...) and `model.cell_options` against the cell's arguments.
         `load_config` calls it; an app overrides it and calls `super()`."""
         check_cell(self.model, origin)
+        check_ranges(self, origin)
 
 
 # ----------------------------------------------------------------------------- loading
@@ -187,13 +188,18 @@ def load_config(
                 f"{path}: cannot read config file ({e.strerror})"
             ) from None
         try:
-            raw = yaml.safe_load(text) or {}
+            raw = yaml.safe_load(text)
         except yaml.YAMLError as e:
             where = getattr(e, "problem_mark", None)
             at = f" at line {where.line + 1}" if where else ""
             raise ConfigError(
                 f"{path}: invalid YAML{at}: {getattr(e, 'problem', e)}"
             ) from None
+        if raw is None:
+            raise ConfigError(
+                f"{path}: the file is empty; give at least `app:` and `data:`, or "
+                "name a shipped config (lstmsuite.configs)"
+            )
         if not isinstance(raw, dict):
             raise ConfigError(
                 f"{path}: expected a mapping of sections, got {_tname(raw)}"
@@ -222,6 +228,28 @@ def check_choice(origin: str, key: str, value: Any, choices, kind: str) -> None:
     if value not in choices:
         message = unknown_name_message(kind, value, sorted(choices))
         raise ConfigError(f"{origin}: {key}: {message}")
+
+
+def check_ranges(cfg: Any, origin: str) -> None:
+    """Numbers that would fail later, deep inside Keras, under a Keras name."""
+    import math
+
+    def need(ok: bool, key: str, what: str) -> None:
+        if not ok:
+            value = get_value(cfg, key)
+            raise ConfigError(f"{origin}: {key}: expected {what}, got {value!r}")
+
+    t, m, d = cfg.training, cfg.model, cfg.data
+    rate = t.learning_rate
+    need(math.isfinite(rate) and rate > 0, "training.learning_rate", "a number > 0")
+    need(t.epochs >= 1, "training.epochs", "at least 1")
+    need(d.batch_size >= 1, "data.batch_size", "at least 1")
+    need(m.units >= 1, "model.units", "at least 1")
+    need(m.num_layers >= 1, "model.num_layers", "at least 1")
+    for key in ("dropout", "recurrent_dropout", "inter_layer_dropout"):
+        need(0 <= getattr(m, key) < 1, f"model.{key}", "a rate in [0, 1)")
+    if t.max_minutes is not None:
+        need(t.max_minutes > 0, "training.max_minutes", "a number > 0 (or null)")
 
 
 # Set by the app from its own fields (or by the stack builder), never by
@@ -385,8 +413,10 @@ def dump_config(config: Any) -> str:
 
 
 def save_config(config: Any, path: str | Path) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(dump_config(config), encoding="utf-8")
+    """Writes the config atomically (a kill leaves the old file or the new)."""
+    from lstmsuite.pipelines.contract import write_text
+
+    write_text(path, dump_config(config))
 
 
 def get_value(config: Any, key: str) -> Any:

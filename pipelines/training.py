@@ -37,7 +37,14 @@ from lstmsuite.pipelines.config import (
     save_config,
     to_dict,
 )
-from lstmsuite.pipelines.contract import RunDir, read_json, write_json
+from lstmsuite.pipelines.contract import (
+    RunDir,
+    RunDirError,
+    fault_point,
+    read_json,
+    write_json,
+    write_text,
+)
 from lstmsuite.pipelines.data import count_batches
 
 
@@ -129,15 +136,26 @@ class TimeBudget(keras.callbacks.Callback):
 
 
 class SafeBackupAndRestore(keras.callbacks.BackupAndRestore):
-    """BackupAndRestore that never backs up a diverged epoch and writes atomically.
+    """BackupAndRestore that never backs up a diverged epoch and that a kill at any
+    moment leaves consistent.
 
-    Keras writes the weights file in place; a kill -9 in the middle would leave a
-    truncated file as the only backup. We write to a temporary name and rename.
+    Keras writes the weights in place and then the epoch number, so a kill in
+    between pairs one epoch's weights with the previous epoch's number. Here each
+    epoch's weights go to a file of their own (`epoch-N.weights.h5`, written under a
+    temporary name and renamed), and the metadata that names that file and the
+    epoch is written last, atomically: until it lands, the previous pair stays the
+    backup. The older weights file is deleted only after.
     """
 
     def __init__(self, backup_dir, guard: NaNGuard):
         super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
         self.guard = guard
+
+    @staticmethod
+    def saved_epoch(backup_dir) -> int:
+        """The last epoch the backup in `backup_dir` holds (0: none)."""
+        metadata = Path(backup_dir) / "training_metadata.json"
+        return int(read_json(metadata, strict=True).get("epoch", 0))
 
     def on_epoch_end(self, epoch, logs=None):
         self.guard.on_epoch_end(epoch, logs)  # catch a NaN val_loss before saving
@@ -145,14 +163,80 @@ class SafeBackupAndRestore(keras.callbacks.BackupAndRestore):
             super().on_epoch_end(epoch, logs)
 
     def _save_model(self):
-        os.makedirs(self.backup_dir, exist_ok=True)
-        tmp_weights = os.path.join(self.backup_dir, "saving.weights.h5")
-        self.model.save_weights(tmp_weights, overwrite=True)
-        os.replace(tmp_weights, self._weights_path)
-        write_json(
-            self._training_metadata_path,
-            {"epoch": self._current_epoch, "batch": self._last_batch_seen},
-        )
+        folder = Path(self.backup_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        previous = read_json(self._training_metadata_path).get("weights")
+        name = f"epoch-{self._current_epoch}.weights.h5"
+        tmp = folder / "saving.weights.h5"
+        self.model.save_weights(str(tmp), overwrite=True)
+        _fsync(tmp)
+        os.replace(tmp, folder / name)
+        fault_point("backup")
+        metadata = {"epoch": self._current_epoch, "batch": 0, "weights": name}
+        write_json(self._training_metadata_path, metadata)
+        for old in (previous, Path(self._weights_path).name):
+            if old and old != name:
+                (folder / old).unlink(missing_ok=True)
+
+    def _load_model(self):
+        # The weights the metadata names; a backup written before epoch-named files
+        # has Keras's single latest.weights.h5.
+        metadata = read_json(self._training_metadata_path, strict=True)
+        if metadata.get("weights"):
+            self._weights_path = str(Path(self.backup_dir) / metadata["weights"])
+        super()._load_model()
+
+
+class HistoryWriter(keras.callbacks.Callback):
+    """history.csv, one row per finished epoch, rewritten atomically each epoch.
+
+    It runs before the backup marks the epoch done, and the runner trims the rows
+    of epochs the backup does not hold when a run resumes, so after any kill the
+    file has each backed-up epoch exactly once. Same columns as Keras's CSVLogger:
+    `epoch` (from 0), then the logs in name order.
+    """
+
+    def __init__(self, path: Path, guard: NaNGuard, keep_epochs: int):
+        super().__init__()
+        self.path, self.guard = Path(path), guard
+        self.rows = [
+            r for r in read_history_rows(self.path) if r["epoch"] < keep_epochs
+        ]
+        if self.rows or self.path.exists():
+            write_history_rows(self.path, self.rows)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.guard.ok():
+            return
+        row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
+        self.rows = [r for r in self.rows if r["epoch"] != epoch] + [row]
+        write_history_rows(self.path, self.rows)
+        fault_point("history")
+
+
+def read_history_rows(path: Path) -> list[dict[str, Any]]:
+    """history.csv as a list of rows ({"epoch": int, name: float...})."""
+    if not Path(path).exists():
+        return []
+    rows = []
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            with contextlib.suppress(KeyError, ValueError, TypeError):
+                epoch = int(row.pop("epoch"))
+                rows.append({"epoch": epoch, **{k: _float(v) for k, v in row.items()}})
+    return rows
+
+
+def write_history_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    import io
+
+    names = sorted({k for row in rows for k in row if k != "epoch"})
+    text = io.StringIO()
+    writer = csv.DictWriter(text, ["epoch", *names], lineterminator="\n")
+    writer.writeheader()
+    for row in sorted(rows, key=lambda r: r["epoch"]):
+        writer.writerow(row)
+    write_text(path, text.getvalue())
 
 
 class Checkpointer(keras.callbacks.Callback):
@@ -217,19 +301,40 @@ def train(app, cfg: Config, run_dir: str | os.PathLike) -> dict[str, Any]:
     run of a different model.
     """
     run = RunDir(run_dir)
-    check_resumable(run, cfg)
+    if not distribute.is_chief():  # the chief holds the run directory
+        return _train(app, cfg, run)
+    with run.lock():
+        return _train(app, cfg, run)
+
+
+def _train(app, cfg: Config, run: RunDir) -> dict[str, Any]:
+    chief = distribute.is_chief()
+    changes = check_resumable(run, cfg)
     strategy = distribute.setup(cfg.runtime)
     keras.utils.set_random_seed(cfg.seed)
-    chief = distribute.is_chief()
+    task_type, task_index = distribute.worker_id()
+    backup_dir = run.backup / f"{task_type}-{task_index}"
+    # The backup is what a resumed run restores, so it decides which epochs are
+    # done; state.json and history.csv may be one epoch ahead after a kill.
+    done = SafeBackupAndRestore.saved_epoch(backup_dir)
+    state = run.read_state()
+    finished = state.get("finished")
+    extended = any(c.startswith(_EXTENDING) for c in changes)
+    if (
+        finished
+        and not extended
+        and (
+            finished == "early_stopped" or state.get("epoch", 0) >= cfg.training.epochs
+        )
+    ):
+        print(f"{run.root}: this run already finished ({finished}).")
+        return read_json(run.metrics)
     if chief:
         save_config(cfg, run.config)
-
-    state = run.read_state()
-    if state.get("finished") == "early_stopped" or (
-        state.get("finished") and state.get("epoch", 0) >= cfg.training.epochs
-    ):
-        print(f"{run.root}: this run already finished ({state['finished']}).")
-        return read_json(run.metrics)
+        if state:
+            state.pop("finished", None)
+            state["epoch"] = done
+            write_json(run.state, state)
 
     data = app.load_data(cfg, run.root)
     train_ds, valid_ds = data.train, data.valid
@@ -258,19 +363,21 @@ def train(app, cfg: Config, run_dir: str | os.PathLike) -> dict[str, Any]:
     # saving (it can involve collective reads) but only the chief's files are kept.
     scratch = None if chief else Path(tempfile.mkdtemp(prefix="lstmsuite-worker-"))
     own = run if chief else RunDir(scratch)
-    task_type, task_index = distribute.worker_id()
     guard = NaNGuard()
     checkpointer = Checkpointer(
         own, guard, cfg.training.monitor, cfg.training.early_stopping_patience
     )
+    # The order matters at each epoch's end: the history row and the checkpoints
+    # are written before the backup marks the epoch done (see HistoryWriter).
     callbacks: list[keras.callbacks.Callback] = [
         guard,
+        HistoryWriter(own.history, guard, keep_epochs=done),
         checkpointer,
-        SafeBackupAndRestore(str(run.backup / f"{task_type}-{task_index}"), guard),
+        SafeBackupAndRestore(str(backup_dir), guard),
+        # After the backup restored the optimizer: a changed learning rate counts.
+        SetLearningRate(cfg.training),
     ]
     if chief:
-        run.root.mkdir(parents=True, exist_ok=True)
-        callbacks.append(keras.callbacks.CSVLogger(str(run.history), append=True))
         if _have_tensorboard():
             callbacks.append(
                 keras.callbacks.TensorBoard(str(run.logs), write_graph=False)
@@ -287,9 +394,10 @@ def train(app, cfg: Config, run_dir: str | os.PathLike) -> dict[str, Any]:
             "this data has none; use monitor: loss"
         )
 
-    start_epoch = int(state.get("epoch", 0))
-    if start_epoch and chief:
-        print(f"Resuming {run.root} after epoch {start_epoch}.")
+    if done and chief:
+        print(f"Resuming {run.root} after epoch {done}; training epoch {done + 1}.")
+    for change in changes if chief else ():
+        print(f"Changed on resume: {change}.")
     started = time.time()
     try:
         with quiet_end_of_data():
@@ -413,34 +521,97 @@ def _diverged_message(run: RunDir, where, state) -> str:
     )
 
 
-def check_resumable(run: RunDir, cfg: Config) -> None:
-    """A run directory can only be resumed with the same model and data."""
+def check_resumable(run: RunDir, cfg: Config) -> list[str]:
+    """A run directory resumes with the same model and data. Settings that only
+    steer the training from here on (RESUMABLE) may change, and the changes are
+    returned as "key: old -> new" lines; any other difference is an error that
+    lists them."""
     if not run.config.exists():
-        return
+        return []
     try:
         old = from_dict(type(cfg), _yaml_load(run.config), origin=str(run.config))
-    except ConfigError:
-        return  # an older config layout; the weights load decides
-    old_d, new_d = to_dict(old), to_dict(cfg)
-    diffs = [
-        f"{section}.{k}: {old_d[section][k]!r} -> {new_d[section][k]!r}"
-        for section in ("model", "data")
-        for k in new_d[section]
-        if k in old_d[section]
-        and old_d[section][k] != new_d[section][k]
-        and k not in _RESUME_SAFE
+    except Exception as e:  # noqa: BLE001 -- whatever keeps it from loading
+        if not (run.state.exists() or run.backup.exists()):
+            return []  # nothing trained yet: the new config replaces it
+        raise RunDirError(
+            f"{run.config} cannot be read as this app's config ({e}); restore it, "
+            "or use a new --run-dir"
+        ) from None
+    old_d, new_d = _flatten(to_dict(old)), _flatten(to_dict(cfg))
+    differences = [
+        f"{key}: {old_d.get(key)!r} -> {new_d.get(key)!r}"
+        for key in sorted(set(old_d) | set(new_d))
+        if old_d.get(key) != new_d.get(key) and key.split(".")[0] not in _FREE
     ]
-    if diffs and (run.state.exists() or run.backup.exists()):
+    refused = [d for d in differences if d.split(":")[0] not in RESUMABLE]
+    if not (run.state.exists() or run.backup.exists()):
+        return []
+    if refused:
         raise ConfigError(
-            f"{run.root} holds a run with a different model or data ("
-            + "; ".join(diffs)
-            + "); use a new --run-dir, or delete this one to start over"
+            f"{run.root} holds a run with a different model, data or training ("
+            + "; ".join(refused)
+            + "); use a new --run-dir, or delete this one to start over. Settings "
+            "that may change on resume: " + ", ".join(sorted(RESUMABLE))
         )
+    return differences
 
 
-# Keys that may change when a run is resumed (they do not change the weights' shapes
-# or what the data means).
-_RESUME_SAFE = {"batch_size", "shuffle_buffer", "cache", "bucket_boundaries", "path"}
+# What may change when a run resumes: how long it goes on and how it steps from
+# here, never what the weights mean (model, data, optimizer kind, seed).
+RESUMABLE = {
+    "training.epochs",
+    "training.max_minutes",
+    "training.learning_rate",
+    "training.early_stopping_patience",
+    "training.steps_per_epoch",
+    "training.validation_steps",
+    "data.batch_size",
+    "data.shuffle_buffer",
+    "data.cache",
+    "data.bucket_boundaries",
+    "data.path",
+    "runtime.verbose",
+    "runtime.strategy",
+    "runtime.device",
+    "runtime.tpu",
+    "runtime.jit_compile",
+    "runtime.deterministic",
+}
+# Changes that can give a finished run more epochs.
+_EXTENDING = (
+    "training.epochs",
+    "training.max_minutes",
+    "training.early_stopping_patience",
+)
+# Sections read only after training (decoding, generation) or by the tuner.
+_FREE = {"app", "tuning", "decode", "generate"}
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        is_section = isinstance(value, dict) and key not in ("options", "cell_options")
+        if is_section and not prefix:
+            flat.update(_flatten(value, f"{dotted}."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+class SetLearningRate(keras.callbacks.Callback):
+    """Sets the optimizer's learning rate from the config after a resume restored
+    the old one (a constant rate is a variable the backup holds; a schedule is
+    rebuilt from the config anyway)."""
+
+    def __init__(self, training):
+        super().__init__()
+        self.rate = training.learning_rate
+        self.constant = training.lr_schedule == "constant"
+
+    def on_train_begin(self, logs=None):
+        if self.constant:
+            self.model.optimizer.learning_rate.assign(self.rate)
 
 
 # ------------------------------------------------------------------------------- plots
@@ -508,6 +679,8 @@ def _have_tensorboard() -> bool:
 def _atomic_save(model, path: Path) -> None:
     tmp = path.with_name(f".saving-{path.name}")
     model.save(tmp)
+    _fsync(tmp)
+    fault_point("checkpoint")
     os.replace(tmp, path)
 
 
@@ -526,3 +699,8 @@ def _float(text) -> float:
         return float(text)
     except (TypeError, ValueError):
         return float("nan")
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())

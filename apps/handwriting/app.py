@@ -34,7 +34,7 @@ from lstmsuite.pipelines.config import (
     ModelConfig,
     check_choice,
 )
-from lstmsuite.pipelines.contract import App
+from lstmsuite.pipelines.contract import App, UnreadableInputsError
 from lstmsuite.pipelines.sources import load_source
 
 ALPHABET_FILE = "alphabet.json"
@@ -360,8 +360,9 @@ def evaluate_lines(cfg: HandwritingConfig, run_dir, split: str = "test") -> dict
 
 
 def predict_images(cfg: HandwritingConfig, run_dir, paths: list[str]) -> list[str]:
-    """One transcription per image path, in order; an unreadable image gives an
-    empty line and a warning (and the count of them at the end)."""
+    """One transcription per image path, in order. An unreadable image gives an
+    empty line and a warning; then `UnreadableInputsError` (with every line) says
+    that not all were read."""
     from lstmsuite.apps.handwriting.data import check_image
     from lstmsuite.apps.handwriting.pipeline import image_batches
 
@@ -376,11 +377,9 @@ def predict_images(cfg: HandwritingConfig, run_dir, paths: list[str]) -> list[st
         for inputs in image_batches(good, cfg.data, cfg.decode.batch_size):
             scores, frames = recognizer.log_probs(inputs)
             texts += recognizer.decode(scores, frames)
-    if len(good) < len(paths):
-        warnings.warn(
-            f"predict: {len(paths) - len(good)} of {len(paths)} images unreadable "
-            "(empty lines in the output)",
-            stacklevel=2,
-        )
     found = iter(texts)
-    return [next(found) if reason is None else "" for reason in reasons]
+    lines = [next(found) if reason is None else "" for reason in reasons]
+    failed = [(p, r) for p, r in zip(paths, reasons) if r is not None]
+    if failed:
+        raise UnreadableInputsError(lines, failed)
+    return lines

@@ -1,6 +1,7 @@
 """The runner on the toy app: run directory, resume after kill -9, NaN guard."""
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -132,3 +133,191 @@ def test_kill_9_then_the_same_command_resumes(tmp_path):
     epochs = read_history(run.history)["epoch"]
     assert epochs == list(range(1, done + 3))  # nothing repeated, nothing lost
     assert json.loads(run.metrics.read_text())["epochs_completed"] == done + 2
+
+
+# ------------------------------------------------ runs that survive anything
+
+
+def toy_command(run_dir, *sets, fault=None):
+    """`lstmsuite train toy` in a child process (optionally killed at a fault)."""
+    command = [
+        PYTHON,
+        "-c",
+        "import sys, tests.pipelines.toy_app; "
+        "from lstmsuite.pipelines.cli import main; "
+        "sys.exit(main(sys.argv[1:]))",
+        "train",
+        "toy",
+        "--run-dir",
+        str(run_dir),
+        "--set",
+        "runtime.verbose=0",
+    ]
+    for item in sets:
+        command += ["--set", item]
+    env = subprocess_env(**({"LSTMSUITE_FAULT": fault} if fault else {}))
+    return subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def history_epochs(run: RunDir) -> list[int]:
+    import csv
+
+    with open(run.history, newline="") as f:
+        return [int(row["epoch"]) + 1 for row in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "write:config.yaml:1",  # the config being written at the start
+        "history:2",  # epoch 2's history row written, its backup not yet
+        "backup:2",  # epoch 2's backup weights written, the epoch not yet marked
+        "checkpoint:3",  # a checkpoint saved, not yet renamed into place
+        "write:state.json:2",
+    ],
+)
+def test_a_kill_at_a_narrow_moment_resumes_with_history_and_state_agreeing(
+    tmp_path, fault
+):
+    killed = toy_command(tmp_path, "training.epochs=3", fault=fault)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    again = toy_command(tmp_path, "training.epochs=3")
+    assert again.returncode == 0, again.stderr[-2000:]
+    run = RunDir(tmp_path)
+    found = re.search(r"after epoch (\d+); training epoch (\d+)", again.stdout)
+    if found:  # the message says what happens next
+        assert int(found[2]) == int(found[1]) + 1
+    assert history_epochs(run) == [1, 2, 3]  # every epoch once
+    assert run.read_state()["epoch"] == 3
+    assert load_config(get_app("toy").config_class, run.config).training.epochs == 3
+    run.load_model()
+
+
+def test_an_unreadable_run_file_is_an_error_that_names_it(tmp_path, capsys):
+    from lstmsuite.pipelines.cli import main
+
+    app, cfg = toy("training.epochs=1")
+    app.train(cfg, tmp_path)
+    run = RunDir(tmp_path)
+    run.config.write_text("")  # as a kill mid-write once left it
+    assert main(["evaluate", "toy", "--run-dir", str(tmp_path)]) == 2
+    assert f"{run.config} is empty" in capsys.readouterr().err
+    app.train(cfg, tmp_path / "other")
+    RunDir(tmp_path / "other").state.write_text('{"epoch": 1, "be')
+    with pytest.raises(ValueError, match="state.json cannot be read"):
+        app.train(cfg, tmp_path / "other")
+
+
+def test_a_changed_learning_rate_takes_effect_on_resume(tmp_path):
+    import keras
+
+    app, cfg = toy("training.epochs=1", "training.learning_rate=0.01")
+    app.train(cfg, tmp_path)
+    resumed = toy_command(
+        tmp_path, "training.epochs=2", "training.learning_rate=0.0005"
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "training.learning_rate: 0.01 -> 0.0005" in resumed.stdout
+    model = keras.models.load_model(RunDir(tmp_path).last, safe_mode=True)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.0005)
+    # What would change the meaning of the weights is refused, with the list.
+    _, other = toy("training.epochs=3", "training.optimizer=sgd", "seed=5")
+    with pytest.raises(ConfigError, match=r"seed: 1234 -> 5.*optimizer: 'adam'"):
+        app.train(other, tmp_path)
+
+
+def test_a_second_training_in_the_same_run_directory_is_refused(tmp_path):
+    import os
+
+    holder = subprocess.Popen(
+        [
+            PYTHON,
+            "-c",
+            "import sys, time; from lstmsuite.pipelines.contract import RunDir\n"
+            f"with RunDir({str(tmp_path)!r}).lock():\n"
+            "    print('held', flush=True); time.sleep(60)",
+        ],
+        cwd=ROOT,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        app, cfg = toy("training.epochs=1")
+        with pytest.raises(
+            ValueError, match=rf"in use by another process \(pid {holder.pid} "
+        ):
+            app.train(cfg, tmp_path)
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    # The holder is gone (as after kill -9): its lock file stays, and blocks nothing.
+    assert (tmp_path / ".lock").exists()
+    assert app.train(cfg, tmp_path)["epochs_completed"] == 1
+    assert os.path.getsize(tmp_path / ".lock") > 0
+
+
+def test_run_dir_problems_are_found_before_any_work(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    app, cfg = toy("training.epochs=1")
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        app.train(cfg, a_file)
+
+    def read_only(self, data):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "write_bytes", read_only)
+    monkeypatch.setattr(app, "load_data", lambda *a: pytest.fail("loaded data"))
+    with pytest.raises(ValueError, match="is not writable"):
+        app.train(cfg, tmp_path / "ro")
+
+
+def test_a_damaged_best_checkpoint_falls_back_to_the_last(tmp_path):
+    app, cfg = toy("training.epochs=1")
+    app.train(cfg, tmp_path)
+    run = RunDir(tmp_path)
+    data = run.best.read_bytes()
+    run.best.write_bytes(data[: len(data) // 2])
+    with pytest.warns(UserWarning, match="best.keras cannot be read.*last.keras"):
+        model = run.load_model()
+    assert model.output_shape[-1] == cfg.data.features
+    run.last.unlink()
+    with pytest.raises(ValueError, match="best.keras cannot be read"):
+        run.load_model()
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("training.learning_rate=0", "training.learning_rate: expected a number > 0"),
+        ("training.learning_rate=.inf", "training.learning_rate: expected a number"),
+        ("training.epochs=0", "training.epochs: expected at least 1"),
+        ("training.epochs=-2", "training.epochs: expected at least 1"),
+        ("model.units=0", "model.units: expected at least 1"),
+        ("model.dropout=1.5", r"model.dropout: expected a rate in \[0, 1\)"),
+    ],
+)
+def test_values_that_would_fail_deep_inside_keras_are_refused_at_load(
+    override, message
+):
+    with pytest.raises(ConfigError, match=message):
+        toy(override)
+
+
+def test_an_empty_config_file_and_another_apps_run_are_named(tmp_path, capsys):
+    from lstmsuite.pipelines.cli import main
+
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    assert main(["train", "toy", "--config", str(empty)]) == 2
+    assert "the file is empty" in capsys.readouterr().err
+    app, cfg = toy("training.epochs=1")
+    app.train(cfg, tmp_path / "run")
+    assert main(["evaluate", "music", "--run-dir", str(tmp_path / "run")]) == 2
+    assert "is a toy run, not a music one" in capsys.readouterr().err

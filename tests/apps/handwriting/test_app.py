@@ -97,8 +97,11 @@ def test_predict_prints_one_line_per_image(trained, tmp_path, capsys):
     capsys.readouterr()
     with pytest.warns(UserWarning, match="bad.png: unreadable image"):
         code = main(["predict", "handwriting", "--run-dir", str(trained), *paths])
-    assert code == 0
-    out = capsys.readouterr().out.split("\n")
+    # Every line is printed, then the error: not all inputs were read.
+    assert code == 2
+    captured = capsys.readouterr()
+    assert "could not read 1 of 2 inputs" in captured.err and "bad.png" in captured.err
+    out = captured.out.split("\n")
     assert len(out) == 3 and out[2] == ""  # two lines, then the final newline
     assert set(out[0]) <= set("0123456789") and out[1] == ""
     greedy = ["--set", "decode.strategy=greedy"]
