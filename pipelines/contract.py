@@ -283,19 +283,37 @@ def load_run_config(cls: type[Config], run_dir, overrides=()) -> Config:
 # -------------------------------------------------------------------------- writers
 
 
-def write_text(path, text: str, encoding: str = "utf-8") -> Path:
-    """Writes `text` to `path` atomically: a temporary file beside it, flushed to
-    disk, then renamed over the target (a kill leaves the old file or the new)."""
+@contextlib.contextmanager
+def atomic_file(path):
+    """For writers that take a path (matplotlib, MIDI, SentencePiece...): yields a
+    temporary path beside `path` (same suffix, so writers that go by it still do);
+    once the block ends without an error, the file is flushed to disk and renamed
+    over `path`, so a kill leaves the old file or the new, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding=encoding) as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    fault_point(f"write:{path.name}")
-    os.replace(tmp, path)
-    return path
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        yield tmp
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        fault_point(f"write:{path.name}")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path, text: str, encoding: str = "utf-8") -> Path:
+    """Writes `text` to `path` atomically (see `atomic_file`)."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding=encoding)
+    return Path(path)
+
+
+def write_bytes(path, data: bytes) -> Path:
+    """Writes `data` to `path` atomically (see `atomic_file`)."""
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
 
 
 _FAULTS: dict[str, int] = {}

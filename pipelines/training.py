@@ -40,6 +40,7 @@ from lstmsuite.pipelines.config import (
 from lstmsuite.pipelines.contract import (
     RunDir,
     RunDirError,
+    atomic_file,
     fault_point,
     read_json,
     write_json,
@@ -660,7 +661,8 @@ def plot_curves(history_csv: Path, out_png: Path) -> Path | None:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(out_png)
+    with atomic_file(out_png) as tmp:
+        fig.savefig(tmp)
     return Path(out_png)
 
 

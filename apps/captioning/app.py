@@ -26,7 +26,7 @@ import numpy as np
 
 from lstmsuite.apps.captioning.config import CaptionConfig
 from lstmsuite.pipelines.config import ConfigError
-from lstmsuite.pipelines.contract import App
+from lstmsuite.pipelines.contract import App, write_text
 
 VOCAB_FILE = "vocab.json"
 
@@ -188,7 +188,7 @@ def evaluate_split(cfg: CaptionConfig, run_dir, split_name: str = "test"):
     for k, name in enumerate(split.names or map(str, range(len(split)))):
         shown = [" ".join(captions[s][k].words) for s in captions]
         lines.append("\t".join([name, *shown, split.captions[k][0]]))
-    Path(run_dir, f"captions-{split_name}.tsv").write_text("\n".join(lines) + "\n")
+    write_text(Path(run_dir, f"captions-{split_name}.tsv"), "\n".join(lines) + "\n")
     return scores
 
 

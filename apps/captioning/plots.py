@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lstmsuite.pipelines.contract import atomic_file
+
 
 def plot_attention(
     image: np.ndarray, words: list[str], maps: np.ndarray, out_png: str | Path
@@ -53,6 +55,6 @@ def plot_attention(
         ax.axis("off")
     fig.tight_layout()
     out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png)
+    with atomic_file(out_png) as tmp:
+        fig.savefig(tmp)
     return out_png

@@ -24,6 +24,8 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
+from lstmsuite.pipelines.contract import write_text
+
 PAD, OOV, START, END = 0, 1, 2, 3
 SPECIALS = ("<pad>", "<unk>", "<start>", "<end>")
 FORMAT = "lstmsuite-caption-vocab-1"
@@ -89,13 +91,8 @@ class CaptionTokenizer:
         return " ".join(self.decode_words(ids))
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
         data = {"format": FORMAT, "vocabulary": self.vocabulary}
-        tmp.write_text(json.dumps(data, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(path)
-        return path
+        return write_text(path, json.dumps(data, ensure_ascii=False) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> CaptionTokenizer:

@@ -62,11 +62,11 @@ class Alphabet:
         )
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(
-            json.dumps({"blank": BLANK, "chars": self.chars}, ensure_ascii=False)
-            + "\n",
-            encoding="utf-8",
-        )
+        """Writes the alphabet atomically."""
+        from lstmsuite.pipelines.contract import write_text
+
+        data = {"blank": BLANK, "chars": self.chars}
+        write_text(path, json.dumps(data, ensure_ascii=False) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> Alphabet:

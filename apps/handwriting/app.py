@@ -183,10 +183,7 @@ def save_alphabet(alphabet, run_dir) -> None:
                 f"{''.join(alphabet.chars)!r}; use a new --run-dir"
             )
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    alphabet.save(tmp)
-    tmp.replace(path)
+    alphabet.save(path)
 
 
 # --------------------------------------------------------------------------------- app

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lstmsuite.pipelines.contract import atomic_file
+
 #: MIDI pitch of column 0 and the number of columns of a piano roll.
 LOWEST_PITCH = 21
 NUM_KEYS = 88
@@ -150,8 +152,8 @@ def write_midi(
     ]
     pm.instruments.append(instrument)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pm.write(str(path))
+    with atomic_file(path) as tmp:
+        pm.write(str(tmp))
     return path
 
 
@@ -225,6 +227,6 @@ def plot_piano_roll(
         ax.set_title(title)
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, format="png")
     return path

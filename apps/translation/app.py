@@ -39,7 +39,7 @@ from lstmsuite.pipelines.config import (
     TrainingConfig,
     check_choice,
 )
-from lstmsuite.pipelines.contract import App
+from lstmsuite.pipelines.contract import App, write_bytes, write_text
 from lstmsuite.pipelines.sources import load_source
 
 # ------------------------------------------------------------------------------ config
@@ -136,7 +136,7 @@ def tokenizers(cfg: TranslationConfig, train_pairs, run_dir) -> tuple[Any, Any]:
         if not path.exists():
             folder.mkdir(parents=True, exist_ok=True)
             model = train_sentencepiece(lines, size, d.tokenizer)
-            path.write_bytes(model)
+            write_bytes(path, model)
         result.append(Tokenizer.from_file(path, name=f"{side}_tok"))
     return result[0], result[1]
 
@@ -346,9 +346,8 @@ def evaluate(cfg: TranslationConfig, run_dir, split: str = "test") -> dict[str, 
         scores[f"bleu_{name}"] = corpus_bleu(hyps, refs)
         scores[f"chrf_{name}"] = corpus_chrf(hyps, refs)
         scores[f"seconds_{name}"] = round(time.time() - started, 1)
-    with open(run.root / "translations.txt", "w", encoding="utf-8") as f:
-        for s, h in zip(sources, hyps):
-            f.write(f"{s}\t{h}\n")
+    lines = "".join(f"{s}\t{h}\n" for s, h in zip(sources, hyps))
+    write_text(run.root / "translations.txt", lines)
     if cfg.decode.heatmaps:
         plot_attention(
             model, sources[: cfg.decode.heatmaps], run.root / "attention.png"

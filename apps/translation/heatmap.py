@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lstmsuite.pipelines.contract import atomic_file
+
 
 def attention_matrices(model, sentences):
     """[(source pieces, output pieces, weights (T, S))] for each sentence."""
@@ -58,5 +60,6 @@ def plot_attention(model, sentences, path) -> Path:
         ax.set_xlabel("source")
         ax.set_ylabel("output")
     fig.tight_layout()
-    fig.savefig(path)
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp)
     return Path(path)
