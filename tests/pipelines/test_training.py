@@ -85,7 +85,9 @@ def test_resuming_with_another_model_is_refused(tmp_path):
         app.train(other, tmp_path)
 
 
-def test_kill_9_then_the_same_command_resumes(tmp_path):
+def toy_argv(run_dir, *sets) -> list[str]:
+    """The command line of `lstmsuite train toy` (the toy app is registered only
+    in a process that imports it)."""
     command = [
         PYTHON,
         "-c",
@@ -95,12 +97,17 @@ def test_kill_9_then_the_same_command_resumes(tmp_path):
         "train",
         "toy",
         "--run-dir",
-        str(tmp_path),
+        str(run_dir),
         "--set",
         "runtime.verbose=0",
-        "--set",
-        "model.sleep=0.05",
     ]
+    for item in sets:
+        command += ["--set", item]
+    return command
+
+
+def test_kill_9_then_the_same_command_resumes(tmp_path):
+    command = toy_argv(tmp_path, "model.sleep=0.05")
     run = RunDir(tmp_path)
     first = subprocess.Popen(
         [*command, "--set", "training.epochs=100"],
@@ -140,21 +147,7 @@ def test_kill_9_then_the_same_command_resumes(tmp_path):
 
 def toy_command(run_dir, *sets, fault=None):
     """`lstmsuite train toy` in a child process (optionally killed at a fault)."""
-    command = [
-        PYTHON,
-        "-c",
-        "import sys, tests.pipelines.toy_app; "
-        "from lstmsuite.pipelines.cli import main; "
-        "sys.exit(main(sys.argv[1:]))",
-        "train",
-        "toy",
-        "--run-dir",
-        str(run_dir),
-        "--set",
-        "runtime.verbose=0",
-    ]
-    for item in sets:
-        command += ["--set", item]
+    command = toy_argv(run_dir, *sets)
     env = subprocess_env(**({"LSTMSUITE_FAULT": fault} if fault else {}))
     return subprocess.run(
         command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
