@@ -14,7 +14,9 @@ from lstmsuite.layers.gru import GRU, GRUCell
 from lstmsuite.layers.layer_norm_lstm import LayerNormLSTM, LayerNormLSTMCell
 from lstmsuite.layers.lstm import LSTM, LSTMCell
 from lstmsuite.layers.lstmp import LSTMP, LSTMPCell
+from lstmsuite.layers.mogrifier_lstm import MogrifierLSTM, MogrifierLSTMCell
 from lstmsuite.layers.peephole_lstm import PeepholeLSTM, PeepholeLSTMCell
+from lstmsuite.layers.slstm import SLSTM, SLSTMCell
 
 __all__ = [
     "CELLS",
@@ -29,8 +31,12 @@ __all__ = [
     "LSTMPCell",
     "LayerNormLSTM",
     "LayerNormLSTMCell",
+    "MogrifierLSTM",
+    "MogrifierLSTMCell",
     "PeepholeLSTM",
     "PeepholeLSTMCell",
+    "SLSTM",
+    "SLSTMCell",
     "get_layer_class",
     "recurrent_stack",
 ]

@@ -21,8 +21,10 @@ from lstmsuite.layers.gru import GRU
 from lstmsuite.layers.layer_norm_lstm import LayerNormLSTM
 from lstmsuite.layers.lstm import LSTM
 from lstmsuite.layers.lstmp import LSTMP
+from lstmsuite.layers.mogrifier_lstm import MogrifierLSTM
 from lstmsuite.layers.peephole_lstm import PeepholeLSTM
 from lstmsuite.layers.recurrent import arguments_of, check_units
+from lstmsuite.layers.slstm import SLSTM
 
 # The names a config (or `DeepLSTM(cell=...)`) uses for each sequence layer.
 CELLS = {
@@ -32,6 +34,8 @@ CELLS = {
     "lstmp": LSTMP,
     "layernorm": LayerNormLSTM,
     "gru": GRU,
+    "slstm": SLSTM,
+    "mogrifier": MogrifierLSTM,
 }
 
 
@@ -110,7 +114,8 @@ class DeepLSTM(keras.layers.Layer):
             width of each layer.
         num_layers: Positive integer, the depth of the stack.
         cell: One of `"lstm"`, `"peephole"`, `"cifg"`, `"lstmp"`, `"layernorm"`,
-            `"gru"`.
+            `"gru"`, `"slstm"`, `"mlstm"`, `"minlstm"`, `"mingru"`, `"mogrifier"`
+            (the keys of `CELLS`).
         residual: Whether to add residual connections between layers of equal
             width.
         inter_layer_dropout: Float in [0, 1). Dropout rate between layers.
@@ -139,6 +144,9 @@ class DeepLSTM(keras.layers.Layer):
             `proj_units`).
         norm_epsilon: As in `LayerNormLSTM` (`cell="layernorm"`).
         reset_after: As in `GRU` (`cell="gru"`).
+        num_heads, forget_gate: As in `SLSTM` (`cell="slstm"`).
+        rounds, rank, mogrifier_initializer: As in `MogrifierLSTM`
+            (`cell="mogrifier"`).
         use_cudnn: As in `LSTM` and `GRU` (`cell="lstm"` or `"gru"`).
         **kwargs: Arguments of `keras.layers.Layer` (`name`, `dtype`, ...).
 
@@ -201,6 +209,11 @@ class DeepLSTM(keras.layers.Layer):
         proj_clip=None,
         norm_epsilon=1e-5,
         reset_after=True,
+        num_heads=1,
+        forget_gate="sigmoid",
+        rounds=5,
+        rank=None,
+        mogrifier_initializer="glorot_uniform",
         use_cudnn="auto",
         **kwargs,
     ):
@@ -294,6 +307,11 @@ class DeepLSTM(keras.layers.Layer):
     proj_clip = _LayerArgument()
     norm_epsilon = _LayerArgument()
     reset_after = _LayerArgument()
+    num_heads = _LayerArgument()
+    forget_gate = _LayerArgument()
+    rounds = _LayerArgument()
+    rank = _LayerArgument()
+    mogrifier_initializer = _LayerArgument()
 
     @property
     def use_cudnn(self):

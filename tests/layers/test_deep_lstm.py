@@ -64,7 +64,8 @@ def test_stack_is_the_composition_of_its_layers(cell):
     np.testing.assert_allclose(to_numpy(output), sequence, atol=ATOL)
     # return_state order: h1, c1, h2, c2, ... (h1, h2, ... for GRU).
     assert_all_close(states, expected_states)
-    per_layer = 1 if cell == "gru" else 2
+    per_layer = len(stack.rnn_layers[0].cell.state_size)  # [h, c]; GRU [h]; ...
+    assert per_layer == {"gru": 1, "mingru": 1, "minlstm": 1}.get(cell, per_layer)
     assert len(states) == 2 * per_layer
     np.testing.assert_allclose(to_numpy(states[-per_layer]), sequence[:, -1], atol=ATOL)
     # The shape the layer declares is the shape it returns.

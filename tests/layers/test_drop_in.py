@@ -243,6 +243,11 @@ OWN_ARGUMENTS = {
     "proj_clip": 1.5,
     "norm_epsilon": 1e-3,
     "peephole_initializer": keras.initializers.Ones(),
+    "num_heads": 2,
+    "forget_gate": "exponential",
+    "rounds": 3,
+    "rank": 2,
+    "mogrifier_initializer": keras.initializers.Ones(),
     "zero_output_for_mask": True,
     "inter_layer_dropout": 0.5,
     "num_layers": 3,
@@ -256,8 +261,9 @@ def test_every_argument_is_an_attribute(cls):
     names = named_parameters(cls)
     given = {name: value for name, value in OWN_ARGUMENTS.items() if name in names}
     if cls is DeepLSTM:  # a stack of LSTMPs: the other variants' options stay unset
+        own = named_parameters(layers.LSTMP) + ["num_layers", "residual"]
+        given = {n: v for n, v in given.items() if n in own or "layer" in n}
         given.update(cell="lstmp")
-        del given["norm_epsilon"], given["peephole_initializer"]
     layer = cls(4, **given)
     for name in names:
         assert hasattr(layer, name), f"{cls.__name__}.{name}"

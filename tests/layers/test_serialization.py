@@ -32,6 +32,12 @@ LAYERS = {
     "layernorm": lambda: layers.LayerNormLSTM(3, norm_epsilon=1e-3, **REGULARIZED),
     "gru_reset_after": lambda: layers.GRU(3, return_sequences=True, **REGULARIZED),
     "gru_reset_before": lambda: layers.GRU(3, reset_after=False, **REGULARIZED),
+    "slstm": lambda: layers.SLSTM(
+        4, num_heads=2, forget_gate="exponential", zoneout_cell=0.1, **REGULARIZED
+    ),
+    "mogrifier": lambda: layers.MogrifierLSTM(
+        3, rounds=3, rank=2, return_sequences=True, **REGULARIZED
+    ),
     "cell_in_rnn": lambda: keras.layers.RNN(layers.LSTMPCell(3, proj_units=2)),
     "deep_lstm": lambda: layers.DeepLSTM(
         [4, 4], num_layers=2, cell="layernorm", residual=True, **REGULARIZED
