@@ -14,6 +14,7 @@ from lstmsuite.layers.gru import GRU, GRUCell
 from lstmsuite.layers.layer_norm_lstm import LayerNormLSTM, LayerNormLSTMCell
 from lstmsuite.layers.lstm import LSTM, LSTMCell
 from lstmsuite.layers.lstmp import LSTMP, LSTMPCell
+from lstmsuite.layers.mlstm import MLSTM, MLSTMCell
 from lstmsuite.layers.mogrifier_lstm import MogrifierLSTM, MogrifierLSTMCell
 from lstmsuite.layers.peephole_lstm import PeepholeLSTM, PeepholeLSTMCell
 from lstmsuite.layers.slstm import SLSTM, SLSTMCell
@@ -31,6 +32,8 @@ __all__ = [
     "LSTMPCell",
     "LayerNormLSTM",
     "LayerNormLSTMCell",
+    "MLSTM",
+    "MLSTMCell",
     "MogrifierLSTM",
     "MogrifierLSTMCell",
     "PeepholeLSTM",

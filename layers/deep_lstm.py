@@ -21,6 +21,7 @@ from lstmsuite.layers.gru import GRU
 from lstmsuite.layers.layer_norm_lstm import LayerNormLSTM
 from lstmsuite.layers.lstm import LSTM
 from lstmsuite.layers.lstmp import LSTMP
+from lstmsuite.layers.mlstm import MLSTM
 from lstmsuite.layers.mogrifier_lstm import MogrifierLSTM
 from lstmsuite.layers.peephole_lstm import PeepholeLSTM
 from lstmsuite.layers.recurrent import arguments_of, check_units
@@ -35,6 +36,7 @@ CELLS = {
     "layernorm": LayerNormLSTM,
     "gru": GRU,
     "slstm": SLSTM,
+    "mlstm": MLSTM,
     "mogrifier": MogrifierLSTM,
 }
 
@@ -144,7 +146,8 @@ class DeepLSTM(keras.layers.Layer):
             `proj_units`).
         norm_epsilon: As in `LayerNormLSTM` (`cell="layernorm"`).
         reset_after: As in `GRU` (`cell="gru"`).
-        num_heads, forget_gate: As in `SLSTM` (`cell="slstm"`).
+        num_heads, forget_gate: As in `SLSTM` and `MLSTM` (`cell="slstm"`,
+            `"mlstm"`).
         rounds, rank, mogrifier_initializer: As in `MogrifierLSTM`
             (`cell="mogrifier"`).
         use_cudnn: As in `LSTM` and `GRU` (`cell="lstm"` or `"gru"`).

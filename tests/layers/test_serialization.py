@@ -35,6 +35,14 @@ LAYERS = {
     "slstm": lambda: layers.SLSTM(
         4, num_heads=2, forget_gate="exponential", zoneout_cell=0.1, **REGULARIZED
     ),
+    "mlstm": lambda: layers.MLSTM(
+        4,
+        num_heads=2,
+        return_sequences=True,
+        recurrent_dropout=0.1,
+        recurrent_dropout_mode="semeniuta",
+        seed=1,
+    ),
     "mogrifier": lambda: layers.MogrifierLSTM(
         3, rounds=3, rank=2, return_sequences=True, **REGULARIZED
     ),
