@@ -14,6 +14,8 @@ from lstmsuite.layers.gru import GRU, GRUCell
 from lstmsuite.layers.layer_norm_lstm import LayerNormLSTM, LayerNormLSTMCell
 from lstmsuite.layers.lstm import LSTM, LSTMCell
 from lstmsuite.layers.lstmp import LSTMP, LSTMPCell
+from lstmsuite.layers.min_gru import MinGRU, MinGRUCell
+from lstmsuite.layers.min_lstm import MinLSTM, MinLSTMCell
 from lstmsuite.layers.mlstm import MLSTM, MLSTMCell
 from lstmsuite.layers.mogrifier_lstm import MogrifierLSTM, MogrifierLSTMCell
 from lstmsuite.layers.peephole_lstm import PeepholeLSTM, PeepholeLSTMCell
@@ -34,6 +36,10 @@ __all__ = [
     "LayerNormLSTMCell",
     "MLSTM",
     "MLSTMCell",
+    "MinGRU",
+    "MinGRUCell",
+    "MinLSTM",
+    "MinLSTMCell",
     "MogrifierLSTM",
     "MogrifierLSTMCell",
     "PeepholeLSTM",

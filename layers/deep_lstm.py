@@ -21,6 +21,8 @@ from lstmsuite.layers.gru import GRU
 from lstmsuite.layers.layer_norm_lstm import LayerNormLSTM
 from lstmsuite.layers.lstm import LSTM
 from lstmsuite.layers.lstmp import LSTMP
+from lstmsuite.layers.min_gru import MinGRU
+from lstmsuite.layers.min_lstm import MinLSTM
 from lstmsuite.layers.mlstm import MLSTM
 from lstmsuite.layers.mogrifier_lstm import MogrifierLSTM
 from lstmsuite.layers.peephole_lstm import PeepholeLSTM
@@ -37,6 +39,8 @@ CELLS = {
     "gru": GRU,
     "slstm": SLSTM,
     "mlstm": MLSTM,
+    "minlstm": MinLSTM,
+    "mingru": MinGRU,
     "mogrifier": MogrifierLSTM,
 }
 

@@ -55,6 +55,15 @@ ROWS = {
     "lstm_semeniuta": ("layers.LSTM semeniuta rd=0.25", 4, "lstm"),
     "lstm_zoneout": ("layers.LSTM zoneout c=0.1 h=0.1", 4, "lstm"),
     "gru_variational": ("layers.GRU variational rd=0.25", 3, "gru"),
+    # The modern cells. `None` gates: no recurrent matmul of the classic shape to
+    # count FLOPs for (parallel and scan forms), so no GFLOP/s.
+    "slstm": ("layers.SLSTM num_heads=4", 4, "lstm"),
+    "mogrifier": ("layers.MogrifierLSTM rounds=5", 4, "lstm"),
+    "mogrifier_rank": ("layers.MogrifierLSTM rounds=5 rank=H/8", 4, "lstm"),
+    "mlstm": ("layers.MLSTM num_heads=4", None, "lstm"),
+    "mlstm_recurrent": ("layers.MLSTM num_heads=4, recurrent form", None, "mlstm"),
+    "minlstm": ("layers.MinLSTM", None, "lstm"),
+    "mingru": ("layers.MinGRU", None, "lstm"),
     "torch_lstm": ("torch.nn.LSTM", 4, "lstm"),
     "torch_gru": ("torch.nn.GRU", 3, "gru"),
 }
@@ -86,8 +95,22 @@ def make_layer(name: str, units: int):
             units, zoneout_cell=0.1, zoneout_hidden=0.1
         ),
         "gru_variational": lambda: layers.GRU(units, recurrent_dropout=0.25),
+        "slstm": lambda: layers.SLSTM(units, num_heads=4),
+        "mogrifier": lambda: layers.MogrifierLSTM(units),
+        "mogrifier_rank": lambda: layers.MogrifierLSTM(units, rank=units // 8),
+        "mlstm": lambda: layers.MLSTM(units, num_heads=4),
+        "mlstm_recurrent": lambda: _recurrent_form(layers.MLSTM(units, num_heads=4)),
+        "minlstm": lambda: layers.MinLSTM(units),
+        "mingru": lambda: layers.MinGRU(units),
     }
     return builders[name]()
+
+
+def _recurrent_form(layer):
+    """`layer` (an `MLSTM`) made to run its step loop instead of its chunkwise
+    form: the row that shows what the whole-sequence form buys."""
+    layer._form = "recurrent"
+    return layer
 
 
 def build_model(name: str, shape: dict):
@@ -238,8 +261,11 @@ def matmul_peak_gflops(n: int = 2048, reps: int = 10) -> float:
     return 2 * n**3 / min(times) / 1e9
 
 
-def train_flops(shape: dict, gates: int, name: str) -> float:
-    """Matmul FLOPs of one train step: forward, then about twice that backward."""
+def train_flops(shape: dict, gates: int | None, name: str) -> float | None:
+    """Matmul FLOPs of one train step: forward, then about twice that backward
+    (None for the rows whose cost is not the classic matmuls')."""
+    if gates is None:
+        return None
     b, t, d, h = shape["B"], shape["T"], shape["D"], shape["H"]
     rec = output_width(name, h)
     forward = 2 * b * t * (d + rec) * gates * h
@@ -314,7 +340,7 @@ def format_table(
     header = (
         f"{'layer':<42}{'train ms':>10}{'infer ms':>10}{'B=1 ms':>9}"
         f"{'T=1000 ms':>11}{'peak MB':>9}{'GFLOP/s':>9}{'%peak':>7}"
-        f"{'train x':>9}{'infer x':>9}{'mem x':>7}  vs"
+        f"{'train x':>9}{'infer x':>9}{'T=1000 x':>10}{'mem x':>7}  vs"
     )
     lines = [
         f"main (B,T,D,H)={tuple(main.values())}  long={tuple(long.values())}  "
@@ -342,7 +368,7 @@ def format_table(
             f"{(f'{gflops:.1f}' if gflops else '-'):>9}"
             f"{(f'{100 * gflops / peak:.0f}' if gflops else '-'):>7}"
             f"{ratio('train_s'):>9}{ratio('infer_s'):>9}"
-            f"{ratio('long_peak_mb'):>7}  {ref or ''}"
+            f"{ratio('long_train_s'):>10}{ratio('long_peak_mb'):>7}  {ref or ''}"
         )
     return "\n".join(lines)
 
@@ -412,9 +438,8 @@ def main(argv: list[str] | None = None) -> int:
             samples[name].append(row)
     results = {name: combine_rounds(rows) for name, rows in samples.items()}
     for name, row in results.items():
-        row["gflops"] = (
-            train_flops(main_shape, ROWS[name][1], name) / row["train_s"] / 1e9
-        )
+        flops = train_flops(main_shape, ROWS[name][1], name)
+        row["gflops"] = flops and flops / row["train_s"] / 1e9
 
     print(format_table(results, main_shape, long_shape, peak, rounds))
     print(

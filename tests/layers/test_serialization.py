@@ -43,6 +43,16 @@ LAYERS = {
         recurrent_dropout_mode="semeniuta",
         seed=1,
     ),
+    "minlstm": lambda: layers.MinLSTM(
+        3, activation="min_rnn_g", zoneout_hidden=0.1, go_backwards=True, seed=1
+    ),
+    "mingru": lambda: layers.MinGRU(
+        3,
+        return_sequences=True,
+        recurrent_dropout=0.1,
+        recurrent_dropout_mode="semeniuta",
+        seed=1,
+    ),
     "mogrifier": lambda: layers.MogrifierLSTM(
         3, rounds=3, rank=2, return_sequences=True, **REGULARIZED
     ),

@@ -45,15 +45,18 @@ def test_attention_shapes_weights_and_memory_mask():
     np.testing.assert_allclose(w1, w2, atol=1e-6)
 
 
-def test_attention_is_causal_over_steps_and_takes_any_cell():
+@pytest.mark.parametrize(
+    "cell", ["gru", "slstm", "mlstm", "minlstm", "mingru", "mogrifier"]
+)
+def test_attention_is_causal_over_steps_and_takes_any_cell(cell):
     rng = np.random.default_rng(1)
-    layer = SoftAttentionRNN(6, cell="gru", attention_units=4, gate=False, seed=2)
+    layer = SoftAttentionRNN(6, cell=cell, attention_units=4, gate=False, seed=2)
     x = rng.normal(size=(1, 5, 3)).astype("float32")
     memory = rng.normal(size=(1, 4, 2)).astype("float32")
-    outputs, weights, h = layer(x, memory)  # a GRU has one state
+    outputs, weights, *states = layer(x, memory)  # as many states as the cell
     later = x.copy()
     later[:, 3:] = 0.0  # steps 3, 4 changed: 0..2 identical
-    outputs2, _, _ = layer(later, memory)
+    outputs2, *_ = layer(later, memory)
     np.testing.assert_allclose(outputs[:, :3], outputs2[:, :3], atol=1e-6)
     assert not np.allclose(outputs[:, 3:], outputs2[:, 3:])
     with pytest.raises(ValueError, match="zoneout"):

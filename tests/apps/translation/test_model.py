@@ -53,6 +53,13 @@ def _translator(**kwargs):
         {"attention": "bahdanau", "bridge": False},
         {"encoder_layers": 2, "decoder_layers": 2, "cell": "layernorm"},
         {"encoder_layers": 2, "decoder_layers": 2, "residual": True},
+        # The modern cells: the whole-sequence forms (parallel, scan) in teacher
+        # forcing against their one-step recurrence in decoding.
+        {"cell": "slstm", "cell_options": {"num_heads": 2}},
+        {"cell": "mlstm", "bidirectional": False},
+        {"cell": "minlstm"},
+        {"cell": "mingru", "bidirectional": False},
+        {"cell": "mogrifier", "cell_options": {"rounds": 2}},
     ],
 )
 def test_teacher_forced_logits_and_step_decoding_agree(options):

@@ -1,0 +1,194 @@
+"""`MinLSTMCell` and `MinLSTM`: the minimal LSTM, gates from x(t) alone.
+
+    f = σ(W_f x + b_f)      i = σ(W_i x + b_i)      h̃ = act(W_h x + b_h)
+    f' = f / (f + i)        i' = i / (f + i)
+    h' = f' * h + i' * h̃
+
+Feng, Tung, Ahmed, Bengio and Hajimirsadeghi 2024, "Were RNNs All We Needed?"
+(arXiv 2410.01201). The normalized gates are computed without overflow as
+f' = (1 + e_i) / (2 + e_i + e_f), e = exp(-k), all terms scaled by exp(-m),
+m = max(0, -k_f, -k_i); i' = 1 - f'; and, for the log-space scan,
+log f' = -softplus(log i - log f) with log σ(x) = -softplus(-x). As in `MinGRU`,
+a whole sequence is the linear recurrence h(t) = f'(t) h(t-1) + i'(t) h̃(t):
+`MinLSTM` computes W x for the whole sequence in one matmul and runs it as a scan
+(`lstmsuite.layers.linear_scan`; forms and their choice as in `MinGRU`);
+`MinLSTMCell` computes one step, for `keras.layers.RNN` and step-by-step decoding.
+
+Weights: `kernel` (input_dim, 3 * units) and `bias` (3 * units,), blocks in the
+order (i, f, h) of `keras.layers.LSTM`; `unit_forget_bias` (default True, as in
+`LSTM`) starts the forget block's bias at 1. The only state is h (no cell state).
+
+The candidate activation and the regularization options are those of `MinGRU`
+(see `lstmsuite.layers.min_gru`): `"tanh"` by default, `"min_rnn_g"` for the
+paper's g, `"linear"` for its vanilla version; recurrent dropout only in the
+`"semeniuta"` mode.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from lstmsuite.layers.min_gru import MinRNN, MinRNNCell
+from lstmsuite.layers.recurrent import arguments_of
+
+
+@keras.saving.register_keras_serializable(package="lstmsuite")
+class MinLSTMCell(MinRNNCell):
+    """Cell class for `MinLSTM` (one time step; Feng et al. 2024).
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        activation: Activation of the candidate h̃: `"tanh"` (default), any
+            Keras activation, or `"min_rnn_g"` (the paper's g).
+        recurrent_activation: Activation of the gates f and i (`"sigmoid"`).
+        use_bias: Whether the layer has a bias vector.
+        kernel_initializer, bias_initializer: Initializers of the kernel
+            `(input_dim, 3 * units)` and the bias, blocks (i, f, h).
+        unit_forget_bias: If True, the forget block's bias starts at 1.
+        kernel_regularizer, bias_regularizer: Regularizers.
+        kernel_constraint, bias_constraint: Constraints.
+        dropout: Float in [0, 1). Fraction of the inputs to drop, one mask per
+            sequence.
+        recurrent_dropout: Float in [0, 1). Rate of the mask on the candidate h̃
+            (needs `recurrent_dropout_mode="semeniuta"`).
+        seed: Random seed for dropout and zoneout.
+        recurrent_dropout_mode: `"semeniuta"` (a mask on h̃, one per sequence,
+            Semeniuta et al. 2016); `"variational"` (the default of the library)
+            takes no recurrent dropout here, as there is no recurrent matmul.
+        zoneout_hidden: Float in [0, 1). Zoneout rate of h (Krueger et al. 2017).
+        **kwargs: Arguments of `keras.layers.Layer` (`name`, `dtype`, ...).
+
+    Call arguments:
+        inputs: A 2D tensor `(batch, features)`.
+        states: List `[h]` with the previous state.
+        training: Python boolean, whether dropout and zoneout are active.
+
+    Example:
+
+    >>> layer = keras.layers.RNN(MinLSTMCell(8))
+    >>> layer(np.zeros((2, 5, 3), "float32")).shape
+    (2, 8)
+    """
+
+    gate_blocks = 3
+    forget_block = 1
+    _config_keys_not_taken = ()
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        unit_forget_bias=True,
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        recurrent_dropout_mode="variational",
+        zoneout_hidden=0.0,
+        **kwargs,
+    ):
+        super().__init__(**arguments_of(locals()))
+
+    def coefficients(self, z, candidate_mask=None):
+        k_i, k_f, k_h = ops.split(z, 3, axis=-1)
+        h_tilde = self.candidate(k_h, candidate_mask)
+        if self._sigmoid_gates():
+            # f' = σ(k_f) / (σ(k_f) + σ(k_i)) = (1 + e_i) / (2 + e_i + e_f) with
+            # e = exp(-k), every term scaled by exp(-m), m = max(0, -k_f, -k_i):
+            # no exponent above 0, a denominator >= 1, three exponentials (the
+            # softplus form took seven, the largest cost of a training step).
+            m = ops.maximum(ops.maximum(-k_f, -k_i), 0.0)
+            u, e_i, e_f = ops.exp(-m), ops.exp(-k_i - m), ops.exp(-k_f - m)
+            a = (u + e_i) / (2.0 * u + e_i + e_f)
+            i_norm = 1.0 - a
+            # log f' = -softplus(log i - log f), log σ(x) = -softplus(-x): for
+            # the log-space scan only (unused values are pruned from graphs).
+            log_a = -ops.softplus(ops.softplus(-k_f) - ops.softplus(-k_i))
+        else:
+            i = self.recurrent_activation(k_i)
+            f = self.recurrent_activation(k_f)
+            a, i_norm = f / (f + i), i / (f + i)
+            log_a = ops.log(a)
+        return a, i_norm * h_tilde, log_a
+
+
+@keras.saving.register_keras_serializable(package="lstmsuite")
+class MinLSTM(MinRNN):
+    """Minimal LSTM layer (Feng et al. 2024, "Were RNNs All We Needed?").
+
+    Gates and candidate depend on x(t) only: W x runs as one matmul for the
+    whole sequence and the recurrence as a scan (`lstmsuite.layers.linear_scan`),
+    many times faster than an LSTM for long sequences; masking, `go_backwards`,
+    `initial_state`, `stateful`, zoneout and dropout behave as in `LSTM`.
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        activation, recurrent_activation, use_bias: As in `MinLSTMCell`.
+        kernel_initializer, bias_initializer: As in `MinLSTMCell`.
+        unit_forget_bias: As in `MinLSTMCell`.
+        kernel_regularizer, bias_regularizer: Regularizers of the weights.
+        activity_regularizer: Regularizer of the layer's output.
+        kernel_constraint, bias_constraint: Constraints.
+        dropout, recurrent_dropout, seed: As in `MinLSTMCell`.
+        return_sequences: Whether to return the whole sequence or the last output.
+        return_state: Whether to also return the last state `h`.
+        go_backwards: If True, process the input backwards and return the
+            reversed sequence.
+        stateful: If True, the last state of each sample in a batch is the
+            initial state of that sample in the next batch.
+        unroll: If True, run the generic step loop unrolled instead of the scan.
+        recurrent_dropout_mode, zoneout_hidden: As in `MinLSTMCell`.
+        zero_output_for_mask: Whether masked steps output zeros (with
+            `return_sequences`) instead of the previous output.
+        **kwargs: Arguments of `keras.layers.Layer` (`name`, `dtype`, ...).
+
+    Call arguments:
+        inputs: A 3D tensor `(batch, timesteps, features)`.
+        mask: Boolean tensor `(batch, timesteps)`: which steps to skip.
+        training: Python boolean, whether dropout and zoneout are active.
+        initial_state: List `[h]` or a tensor `h`.
+
+    Example:
+
+    >>> MinLSTM(4)(np.zeros((2, 10, 8), "float32")).shape
+    (2, 4)
+    """
+
+    cell_class = MinLSTMCell
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        unit_forget_bias=True,
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        recurrent_dropout_mode="variational",
+        zoneout_hidden=0.0,
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        super().__init__(**arguments_of(locals()))
