@@ -4,14 +4,16 @@
     lstmsuite bench layers --quick            # small shapes, a smoke run (~2 min)
     lstmsuite bench layers --only lstm,keras_lstm --reps 5
     lstmsuite bench layers --torch-python /path/to/venv/bin/python
+    lstmsuite bench layers --only lstm,mingru,minlstm,mlstm --long-shape 64,1000,128,256
 
 For each layer of `layers/` and for `keras.layers.LSTM`/`GRU` (and `torch.nn.LSTM`/
 `GRU` when a Python with torch is found, run in a subprocess) it measures:
 
 - train: one optimizer step (forward + backward + Adam), (B=64, T=100, D=128, H=256)
 - infer: a forward pass of the same shape; latency: the same with B=1
-- long: one training step at (B=32, T=1000, D=64, H=128), and the peak memory of
-  that step (each in a fresh subprocess per layer; see `memory_probe`)
+- long: one training step at (B=32, T=1000, D=64, H=128) (`--long-shape`), and
+  the peak memory of that step (each in a fresh subprocess per layer; see
+  `memory_probe`)
 - GFLOP/s of the train step against this machine's measured float32 matmul peak.
 
 Every time is the median of `--reps` repetitions after warm-up, measured in a fresh
@@ -385,12 +387,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=None, help="comma-separated row names")
     parser.add_argument("--torch-python", default=None, help="a Python with torch")
     parser.add_argument("--no-long", action="store_true", help="skip the T=1000 runs")
+    parser.add_argument(
+        "--long-shape",
+        default=None,
+        help="B,T,D,H of the long run (default 32,1000,64,128), e.g. 64,1000,128,256",
+    )
     parser.add_argument("--probe", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--probe-kind", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     main_shape = QUICK_MAIN if args.quick else MAIN
     long_shape = QUICK_LONG if args.quick else LONG
+    if args.long_shape:
+        try:
+            values = [int(v) for v in args.long_shape.split(",")]
+        except ValueError:
+            values = []
+        if len(values) != 4 or min(values) < 1:
+            parser.error(
+                "--long-shape must be four positive integers B,T,D,H; "
+                f"got {args.long_shape!r}"
+            )
+        long_shape = dict(zip("BTDH", values))
     reps = args.reps or (3 if args.quick else 7)
     rounds = args.rounds or (1 if args.quick else 3)
     if reps < 1 or rounds < 1:
@@ -422,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
         ["--quick"] if args.quick else []
     )
     common += ["--reps", str(reps)]
+    if args.long_shape:
+        common += ["--long-shape", args.long_shape]
     peak = matmul_peak_gflops()
     samples: dict[str, list[dict]] = {name: [] for name in names}
     for round_index in range(rounds):

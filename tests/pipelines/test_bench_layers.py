@@ -60,3 +60,17 @@ def test_memory_probe_counts_what_the_step_keeps_for_its_gradient():
         peaks[steps] = row["long_peak_mb"]
     stored = 360 * 7 * shape["B"] * shape["H"] * 4 / 2**20  # 7 float32 (B, H)
     assert peaks[400] - peaks[40] >= stored
+
+
+def test_every_row_builds_its_layer_and_a_bad_long_shape_is_refused(capsys):
+    import pytest
+
+    for name in bench_layers.ROWS:
+        if name not in bench_layers.TORCH_ROWS:
+            assert bench_layers.make_layer(name, 8).units == 8, name
+    # The recurrent-form row of MLSTM runs its step loop, the other its chunks.
+    assert bench_layers.make_layer("mlstm_recurrent", 8)._form == "recurrent"
+    assert bench_layers.make_layer("mlstm", 8)._form == "auto"
+    with pytest.raises(SystemExit):
+        bench_layers.main(["--long-shape", "64,1000"])
+    assert "four positive integers" in capsys.readouterr().err
