@@ -31,7 +31,14 @@ def test_matmul_peak_is_the_fastest_repetition(monkeypatch):
     assert abs(peak - 2 * 64**3 / 0.1 / 1e9) < 1e-9
 
 
-def test_quick_run_prints_a_table_then_json_with_every_round(capsys):
+def test_quick_run_prints_a_table_then_json_with_every_round(capsys, monkeypatch):
+    # Each row's process runs here instead (a fresh TensorFlow per round cost
+    # ~25 s); the memory-probe test below runs one for real.
+    def in_process(args, python=None, env=None):
+        name = args[args.index("--probe") + 1]
+        return bench_layers.measure_keras(name, bench_layers.QUICK_MAIN, reps=1)
+
+    monkeypatch.setattr(bench_layers, "run_subprocess", in_process)
     argv = ["--quick", "--only", "lstm", "--no-long", "--reps", "1", "--rounds", "2"]
     assert bench_layers.main(argv) == 0
     out = capsys.readouterr().out.strip().splitlines()
