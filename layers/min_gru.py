@@ -206,16 +206,33 @@ def min_rnn_scan(layer, sequences, initial_state, mask, training):
     if masks.recurrent is not None and cell.recurrent_dropout_mode == "semeniuta":
         candidate_mask = ops.expand_dims(masks.recurrent, 1)
 
-    z = cell.project_inputs(cell.prepare_inputs(sequences, masks), masks)
+    method = scan_lib.form()
+    inputs = cell.prepare_inputs(sequences, masks)
+    # The sequential scan loops over the first axis: time-major from the input
+    # projection on, no transpose of the (batch, time, units) tensors or their
+    # gradients is left but the output's (with `return_sequences`); the input is
+    # narrower than the projection (MinLSTM: 3 units wide) and its transpose
+    # runs in TensorFlow's multi-threaded kernels.
+    time_major = method == "sequential"
+    if time_major:
+        inputs = ops.transpose(inputs, (1, 0, 2))
+        if keep is not None:
+            keep = ops.transpose(keep, (1, 0, 2))
+        if mask is not None:
+            mask = ops.transpose(mask, (1, 0))
+        if candidate_mask is not None:
+            candidate_mask = ops.transpose(candidate_mask, (1, 0, 2))
+    z = cell.project_inputs(inputs, masks)
     tail = functools.partial(
         _scan_tail,
         cell,
         training=training,
         zero_output_for_mask=layer.zero_output_for_mask,
         return_sequences=layer.return_sequences,
-        method=scan_lib.form(),
+        method=method,
+        time_major=time_major,
     )
-    if _compile_tail(tail.keywords["method"]):
+    if _compile_tail(method):
         import tensorflow as tf
 
         tail = tf.function(tail, jit_compile=True, autograph=False)
@@ -250,9 +267,12 @@ def _scan_tail(
     zero_output_for_mask,
     return_sequences,
     method,
+    time_major=False,
 ):
     """`min_rnn_scan` from the projected inputs `z` on: coefficients, masks folded
-    in, the scan, the outputs."""
+    in, the scan, the outputs (batch-major, whatever `time_major` says of `z`,
+    `keep`, `mask` and `candidate_mask`)."""
+    time_axis = 0 if time_major else 1
     dtype = z.dtype
     if dtype in ("float16", "bfloat16"):  # the scan in float32
         z, h0 = ops.cast(z, "float32"), ops.cast(h0, "float32")
@@ -270,7 +290,9 @@ def _scan_tail(
         step_on = ops.expand_dims(ops.cast(mask, "bool"), -1)
         a, b = ops.where(step_on, a, 1.0), ops.where(step_on, b, 0.0)
         log_a = ops.where(step_on, log_a, 0.0)
-    h = scan_lib.linear_scan(a, b, h0, log_a=log_a, method=method)
+    h = scan_lib.linear_scan(
+        a, b, h0, log_a=log_a, method=method, time_major=time_major
+    )
 
     # Outputs as keras_backend.rnn gives them: a masked step keeps the state, so h
     # there is the state held; the output there is the previous output, which on
@@ -281,13 +303,15 @@ def _scan_tail(
         if zero_output_for_mask:
             outputs = ops.where(step_on, h, 0.0)
         elif keras.backend.backend() == "tensorflow":
-            seen = ops.cumsum(ops.cast(step_on, "int32"), axis=1) > 0
+            seen = ops.cumsum(ops.cast(step_on, "int32"), axis=time_axis) > 0
             outputs = ops.where(seen, h, 0.0)
     outputs, h = ops.cast(outputs, dtype), ops.cast(h, dtype)
-    last_output = outputs[:, -1]
+    last_output, last_h = (t[-1] if time_major else t[:, -1] for t in (outputs, h))
     if not return_sequences:
         outputs = ops.expand_dims(last_output, 1)
-    return last_output, outputs, [h[:, -1]]
+    elif time_major:
+        outputs = ops.transpose(outputs, (1, 0, 2))
+    return last_output, outputs, [last_h]
 
 
 @keras.saving.register_keras_serializable(package="lstmsuite")

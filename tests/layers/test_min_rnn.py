@@ -323,3 +323,49 @@ def test_chunked_scan_with_unknown_length(reverse, monkeypatch):
     else:
         got = scan(a, b, H0, reverse=reverse)
     np.testing.assert_allclose(to_numpy(got), expected, atol=ATOL)
+
+
+@pytest.mark.parametrize("form", [f for f in FORMS if f != "loop"])
+def test_time_major_scan_equals_batch_major(form, monkeypatch):
+    """`linear_scan(time_major=True)` (the layers' sequential form) gives the
+    batch-major scan's values and gradients, transposed."""
+    monkeypatch.setattr(linear_scan, "_CHUNK", 3)
+    rng = np.random.default_rng(9)
+    a = rng.uniform(0.1, 1.0, (BATCH, TIME, UNITS)).astype("float32")
+    b = rng.normal(size=(BATCH, TIME, UNITS)).astype("float32")
+    weights = rng.normal(size=(BATCH, TIME, UNITS)).astype("float32")
+
+    def loss(a, b, h0, time_major):
+        if time_major:
+            a, b = (keras.ops.transpose(t, (1, 0, 2)) for t in (a, b))
+        h = linear_scan.linear_scan(a, b, h0, method=form, time_major=time_major)
+        if time_major:
+            h = keras.ops.transpose(h, (1, 0, 2))
+        return keras.ops.sum(h * weights), h
+
+    results = []
+    for time_major in (False, True):
+        if BACKEND == "tensorflow":
+            import tensorflow as tf
+
+            tensors = [tf.constant(t) for t in (a, b, H0)]
+            with tf.GradientTape() as tape:
+                tape.watch(tensors)
+                value, h = loss(*tensors, time_major)
+            grads = tape.gradient(value, tensors)
+        else:
+            import jax
+
+            (_, h), grads = jax.value_and_grad(
+                lambda a, b, h0, tm=time_major: loss(a, b, h0, tm),
+                argnums=(0, 1, 2),
+                has_aux=True,
+            )(a, b, H0)
+        results.append([to_numpy(t) for t in (h, *grads)])
+    for batch_major, time_major in zip(*results):
+        np.testing.assert_allclose(time_major, batch_major, atol=ATOL)
+    expected, h = np.zeros((BATCH, TIME, UNITS)), H0.astype(np.float64)
+    for t in range(TIME):
+        h = a[:, t] * h + b[:, t]
+        expected[:, t] = h
+    np.testing.assert_allclose(results[1][0], expected, atol=ATOL)
