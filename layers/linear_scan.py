@@ -39,7 +39,9 @@ was shared, so figures moved by up to 2x between runs):
   `"chunked"` 0.54-0.65 / 0.74-0.86 s; without XLA `"sequential"` 0.41-1.47 s,
   `"chunked"` 0.47-1.23 s; the per-step loop 0.39-0.88 / 0.77-1.03 s; `"log"`
   6.0 s (32 s inside XLA, whose CPU cumulative logsumexp is quadratic in time).
-  `lstmsuite.layers.LSTM(256)`: 1.31-2.61 s in the same runs.
+  `lstmsuite.layers.LSTM(256)`: 1.31-2.61 s in the same runs. Time-major since
+  (`time_major`): in `lstmsuite bench layers`, MinGRU 0.38 s, MinLSTM 0.77 s,
+  `LSTM(256)` 2.23 s (docs/performance.md).
 - JAX: `"loop"`, i.e. the layers' generic per-step loop (`RecurrentLayer`), with
   the projection in the loop: MinGRU 0.57-0.61 s, MinLSTM 0.87 s; `"sequential"`
   0.60-1.18 / 0.89-0.98 s; `"associative"` 0.90-2.0 / 1.2 s; `"chunked"` 8.8 s;
