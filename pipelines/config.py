@@ -250,6 +250,20 @@ def check_ranges(cfg: Any, origin: str) -> None:
         need(0 <= getattr(m, key) < 1, f"model.{key}", "a rate in [0, 1)")
     if t.max_minutes is not None:
         need(t.max_minutes > 0, "training.max_minutes", "a number > 0 (or null)")
+    from lstmsuite.pipelines.decoding import DecodeConfig
+
+    # Every decode section (`decode`, music's `generate`), by its own name.
+    for section in dataclasses.fields(cfg):
+        decode = getattr(cfg, section.name)
+        if not isinstance(decode, DecodeConfig):
+            continue
+        name = section.name
+        temperature = decode.temperature
+        finite = math.isfinite(temperature) and temperature > 0
+        need(finite, f"{name}.temperature", "a number > 0")
+        need(decode.top_k >= 0, f"{name}.top_k", "0 (no limit) or more")
+        need(0 < decode.top_p <= 1, f"{name}.top_p", "a number in (0, 1] (1: no limit)")
+        need(decode.beam_width >= 1, f"{name}.beam_width", "at least 1")
 
 
 # Set by the app from its own fields (or by the stack builder), never by

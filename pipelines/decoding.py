@@ -57,7 +57,9 @@ class Distribution:
     def greedy(self, scores: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def sample(self, scores, rng, temperature: float = 1.0, top_k: int = 0):
+    def sample(
+        self, scores, rng, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0
+    ):
         raise NotImplementedError
 
     def log_prob_of(self, scores: np.ndarray, choice: np.ndarray) -> np.ndarray:
@@ -78,13 +80,15 @@ class Categorical(Distribution):
     def greedy(self, scores):
         return np.asarray(scores).argmax(axis=-1)
 
-    def sample(self, scores, rng, temperature=1.0, top_k=0):
+    def sample(self, scores, rng, temperature=1.0, top_k=0, top_p=1.0):
         logp = self.log_probs(scores, temperature)
         if top_k and top_k < logp.shape[-1]:
             kth = np.sort(logp, axis=-1)[:, -top_k][:, None]
             logp = np.where(logp >= kth, logp, -np.inf)
         p = np.exp(logp - logp.max(axis=-1, keepdims=True))
         p /= p.sum(axis=-1, keepdims=True)
+        if top_p < 1.0:
+            p = nucleus(p, top_p)
         # Inverse-CDF sampling with one uniform per row: same rng, same tokens.
         u = rng.random(p.shape[0])[:, None]
         return np.minimum((np.cumsum(p, axis=-1) < u).sum(axis=-1), p.shape[-1] - 1)
@@ -113,7 +117,13 @@ class Bernoulli(Distribution):
     def greedy(self, scores):
         return (self.probs(scores) >= 0.5).astype(np.float32)
 
-    def sample(self, scores, rng, temperature=1.0, top_k=0):
+    def sample(self, scores, rng, temperature=1.0, top_k=0, top_p=1.0):
+        if top_p < 1.0:
+            raise ValueError(
+                "top_p (nucleus sampling) needs one distribution over a vocabulary "
+                "(Categorical); these units are independent on/off choices: use "
+                f"top_k to cap how many are on. Received: top_p={top_p!r}"
+            )
         p = self.probs(scores, temperature)
         if top_k:
             # At most top_k units on: keep the k most likely, sample those.
@@ -189,8 +199,26 @@ class Greedy(Decoder):
         return self.distribution.greedy(scores)
 
 
+def nucleus(p: np.ndarray, top_p: float) -> np.ndarray:
+    """Probabilities (B, V) cut to their nucleus (Holtzman et al. 2020, "The
+    Curious Case of Neural Text Degeneration"): per row, the most likely tokens
+    whose probabilities first sum to at least `top_p`, renormalized; the rest 0.
+
+    A token is kept when the tokens more likely than it sum to less than `top_p`,
+    so the most likely token is always kept. Ties are ordered by token id.
+    """
+    order = np.argsort(-p, axis=-1, kind="stable")
+    sorted_p = np.take_along_axis(p, order, axis=-1)
+    before = np.cumsum(sorted_p, axis=-1) - sorted_p
+    keep = np.zeros_like(p, dtype=bool)
+    np.put_along_axis(keep, order, before < top_p, axis=-1)
+    kept = np.where(keep, p, 0.0)
+    return kept / kept.sum(axis=-1, keepdims=True)
+
+
 class Sampling(Decoder):
-    """Ancestral sampling with temperature (< 1 sharper, > 1 flatter) and top-k.
+    """Ancestral sampling with temperature (< 1 sharper, > 1 flatter), top-k and
+    nucleus (top-p) truncation, applied in that order.
 
     The generator is seeded once per `decode`, so the same seed, model and start give
     the same output.
@@ -203,11 +231,22 @@ class Sampling(Decoder):
         temperature: float = 1.0,
         top_k: int = 0,
         seed: int | None = 0,
+        top_p: float = 1.0,
     ):
         super().__init__(distribution, end_id)
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
+        if top_k < 0:
+            raise ValueError(f"top_k must be 0 (no limit) or more, got {top_k}")
+        if not 0 < top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1] (1: no limit), got {top_p}")
+        if top_p < 1 and isinstance(self.distribution, Bernoulli):
+            raise ValueError(
+                "top_p (nucleus sampling) needs a Categorical distribution; for "
+                "Bernoulli units (music) use top_k"
+            )
         self.temperature, self.top_k, self.seed = temperature, top_k, seed
+        self.top_p = top_p
         self.rng = np.random.default_rng(seed)
 
     def decode(self, step_fn, state, start, steps):
@@ -215,7 +254,9 @@ class Sampling(Decoder):
         return super().decode(step_fn, state, start, steps)
 
     def choose(self, scores):
-        return self.distribution.sample(scores, self.rng, self.temperature, self.top_k)
+        return self.distribution.sample(
+            scores, self.rng, self.temperature, self.top_k, self.top_p
+        )
 
 
 class BeamSearch(Decoder):
@@ -322,6 +363,7 @@ class DecodeConfig:
     length_penalty: float = 0.0  # GNMT alpha; 0 ranks by total log-probability
     temperature: float = 1.0  # sample only
     top_k: int = 0  # sample only; 0: no limit
+    top_p: float = 1.0  # sample only: nucleus sampling (Categorical); 1: no limit
     seed: int | None = None  # sample only; None: the config's seed
 
 
@@ -358,6 +400,7 @@ def decoder_from_config(
         options.update(
             temperature=decode.temperature,
             top_k=decode.top_k,
+            top_p=decode.top_p,
             seed=decode.seed if decode.seed is not None else seed,
         )
     return make_decoder(name, **options)

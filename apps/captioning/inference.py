@@ -106,7 +106,8 @@ class Captioner:
 
         The strategy is `decoder` (a `lstmsuite.pipelines.decoding` strategy), or
         else the one `strategy` names, built with `options` (beam_width,
-        length_penalty, temperature, top_k, seed); `max_words` caps the length.
+        length_penalty, temperature, top_k, top_p, seed); `max_words` caps the
+        length.
         """
         if decoder is None:
             decoder = make_decoder(

@@ -72,6 +72,13 @@ class MusicConfig(Config):
 
         super().validate(origin)
         check_choice(origin, "data.source", self.data.source, SOURCES.names(), "source")
+        if self.generate.top_p != 1.0:
+            # 88 independent keys: no one distribution to take a nucleus of.
+            raise ConfigError(
+                f"{origin}: generate.top_p: nucleus sampling needs one distribution "
+                "over a vocabulary; music samples 88 independent keys, so use "
+                f"generate.top_k to cap the keys on. Got {self.generate.top_p!r}"
+            )
 
 
 # --------------------------------------------------------------------------------- app

@@ -12,6 +12,7 @@ from lstmsuite.pipelines.config import (
     load_config,
     set_value,
 )
+from lstmsuite.pipelines.decoding import DecodeConfig
 
 
 @dataclass(kw_only=True)
@@ -203,3 +204,32 @@ def test_shipped_configs_are_found_by_name(tmp_path, monkeypatch):
     assert find_config("mine.yaml") == local.relative_to(tmp_path)
     with pytest.raises(ConfigError, match="Did you mean 'music/bach'"):
         find_config("music/bahc")
+
+
+@dataclass(kw_only=True)
+class DecodingAppConfig(AppConfig):
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("decode.top_p=0", r"decode.top_p: expected a number in \(0, 1\]"),
+        ("decode.top_p=1.2", r"decode.top_p: expected a number in \(0, 1\]"),
+        ("decode.temperature=0", "decode.temperature: expected a number > 0"),
+        ("decode.top_k=-1", "decode.top_k: expected 0 .no limit. or more"),
+        ("decode.beam_width=0", "decode.beam_width: expected at least 1"),
+    ],
+)
+def test_decode_settings_are_checked_when_the_config_loads(override, message):
+    cfg = load_config(DecodingAppConfig, None, ["decode.top_p=0.9"])
+    assert cfg.decode.top_p == 0.9
+    with pytest.raises(ConfigError, match=message):
+        load_config(DecodingAppConfig, None, [override])
+
+
+def test_music_refuses_nucleus_sampling_and_names_top_k():
+    from lstmsuite.apps.music.app import MusicConfig
+
+    with pytest.raises(ConfigError, match="generate.top_p.*generate.top_k"):
+        load_config(MusicConfig, None, ["generate.top_p=0.9"])

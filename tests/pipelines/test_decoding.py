@@ -10,6 +10,7 @@ from lstmsuite.pipelines.decoding import (
     Greedy,
     Sampling,
     make_decoder,
+    nucleus,
 )
 
 END = 0
@@ -103,6 +104,45 @@ def test_sampling_is_seeded_and_top_k_limits_choices():
     assert (cold.decode(step_fn, 0, np.zeros(64), 5).sequences == 3).all()
 
 
+def test_nucleus_keeps_the_smallest_set_reaching_top_p():
+    p = np.array([[0.1, 0.2, 0.3, 0.4], [0.25, 0.25, 0.25, 0.25], [0.0, 0.0, 1.0, 0.0]])
+    # Row 0, top_p=0.5: 0.4 alone is short of 0.5, 0.4 + 0.3 reaches it.
+    np.testing.assert_allclose(
+        nucleus(p, 0.5)[0], [0.0, 0.0, 0.3 / 0.7, 0.4 / 0.7], atol=1e-12
+    )
+    # Exactly reaching top_p stops there; ties go by token id.
+    np.testing.assert_allclose(nucleus(p, 0.5)[1], [0.5, 0.5, 0.0, 0.0])
+    np.testing.assert_allclose(nucleus(p, 0.7)[0], [0.0, 0.0, 0.3 / 0.7, 0.4 / 0.7])
+    np.testing.assert_allclose(nucleus(p, 0.71)[0], [0.0, 0.2, 0.3, 0.4] / np.r_[0.9])
+    # The most likely token is always kept, however small top_p.
+    np.testing.assert_allclose(
+        nucleus(p, 1e-9), [[0, 0, 0, 1], [1, 0, 0, 0], [0, 0, 1, 0]]
+    )
+
+
+def test_nucleus_sampling_draws_the_renormalized_nucleus():
+    probs = np.tile([0.1, 0.2, 0.3, 0.4], (20000, 1))
+    sampler = Sampling(Categorical(), top_p=0.6, seed=5)
+    drawn = sampler.choose(probs)
+    assert set(np.unique(drawn)) == {2, 3}
+    assert abs((drawn == 3).mean() - 0.4 / 0.7) < 0.015
+    # top_k first, then the nucleus of what is left; temperature before both.
+    both = Sampling(Categorical(), top_k=3, top_p=0.3, seed=5).choose(probs)
+    assert set(np.unique(both)) == {3}
+    # At temperature 1 the nucleus of 0.35 is token 3 alone; flattened, two tokens.
+    sharp = Sampling(Categorical(), top_p=0.35, seed=5).choose(probs)
+    flat = Sampling(Categorical(), temperature=1e6, top_p=0.35, seed=5).choose(probs)
+    assert set(np.unique(sharp)) == {3} and set(np.unique(flat)) == {2, 3}
+    assert np.array_equal(
+        drawn, Sampling(Categorical(), top_p=0.6, seed=5).choose(probs)
+    )
+    for bad in (0.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="top_p"):
+            Sampling(Categorical(), top_p=bad)
+    with pytest.raises(ValueError, match="top_p.*Bernoulli"):
+        Sampling(Bernoulli(), top_p=0.9)
+
+
 def test_bernoulli_units_greedy_and_sampling():
     p = np.array([[0.9, 0.1, 0.6, 0.4]])
 
@@ -139,6 +179,8 @@ def test_decoder_from_config_builds_the_named_strategy_with_its_settings():
     )
 
     decode = DecodeConfig(beam_width=7, length_penalty=0.3, temperature=0.5, top_k=2)
+    nucleus_decode = DecodeConfig(strategy="sample", top_p=0.8)
+    assert decoder_from_config(nucleus_decode, Categorical()).top_p == 0.8
     beam = decoder_from_config(decode, Categorical(), end_id=2)
     assert isinstance(beam, BeamSearch)
     assert (beam.beam_width, beam.length_penalty, beam.end_id) == (7, 0.3, 2)
