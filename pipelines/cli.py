@@ -5,6 +5,7 @@
     lstmsuite evaluate music --run-dir runs/music/tiny
     lstmsuite generate music --run-dir runs/music/tiny --set generate.seed=3
     lstmsuite tune music --config music/tiny --set tuning.max_trials=4
+    lstmsuite study music --config music/tiny --cells lstm,gru,mingru
     lstmsuite bench layers --quick
     lstmsuite demo music
 
@@ -93,6 +94,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("app", nargs="?", default="music")
     _common(demo)
+
+    text = "train and evaluate one config once per recurrent cell, side by side"
+    study = commands.add_parser("study", help=text, description=text, parents=[flags])
+    study.add_argument("app", help="the application, e.g. music")
+    study.add_argument(
+        "--cells",
+        default="lstm,gru",
+        help="comma-separated cell names (model.cell), e.g. lstm,gru,mingru",
+    )
+    study.add_argument(
+        "--metric", help="the score to plot in study.png (default: the first)"
+    )
+    study.add_argument(
+        "--cell-set",
+        dest="cell_overrides",
+        action="append",
+        default=[],
+        metavar="CELL:KEY=VALUE",
+        help="an override for one cell only, e.g. lstmp:model.cell_options."
+        "proj_units=64 (repeatable)",
+    )
+    _common(study)
 
     bench = commands.add_parser(
         "bench", help="run a benchmark (layers, music)", parents=[flags]
@@ -203,6 +226,33 @@ def run(args: argparse.Namespace) -> int:
         return int(result or 0)
     if args.command == "demo":
         return demo(args)
+    if args.command == "study":
+        from lstmsuite.pipelines.study import study
+
+        cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+        stem = Path(args.config).stem if args.config else "default"
+        study_dir = args.run_dir or Path("runs") / args.app / f"{stem}-study"
+        per_cell: dict[str, list[str]] = {}
+        for item in args.cell_overrides:
+            cell, sep, override = item.partition(":")
+            if not sep or "=" not in override:
+                raise ConfigError(
+                    f"--cell-set {item!r}: expected CELL:KEY=VALUE, e.g. "
+                    "lstmp:model.cell_options.proj_units=64"
+                )
+            per_cell.setdefault(cell.strip(), []).append(override)
+        study(
+            get_app(args.app),
+            args.app,
+            args.config,
+            args.overrides,
+            cells,
+            study_dir,
+            args.metric,
+            per_cell,
+        )
+        print(f"study tables: {Path(study_dir) / 'study.md'}")
+        return 0
 
     app = get_app(args.app)
     if args.command in ("train", "tune"):

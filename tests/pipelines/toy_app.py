@@ -30,6 +30,9 @@ class ToyModelConfig(ModelConfig):
     units: int = 4
     poison_epoch: int = -1  # weights become NaN at the start of this epoch (0-based)
     sleep: float = 0.0  # seconds per training batch, to make a run slow to kill
+    # The `model.cell` layer of `lstmsuite.layers` instead of Keras's GRU, and a real
+    # evaluation (the study tests); off, the app stays independent of `layers/`.
+    use_cell: bool = False
 
 
 @dataclass(kw_only=True)
@@ -84,9 +87,17 @@ class ToyApp(App):
 
     def build_model(self, cfg, data=None):
         inputs = keras.Input((None, cfg.data.features))
-        x = keras.layers.GRU(cfg.model.units, return_sequences=True, seed=cfg.seed)(
-            inputs
-        )
+        if cfg.model.use_cell:
+            from lstmsuite.layers import CELLS
+
+            layer = CELLS[cfg.model.cell](
+                cfg.model.units, return_sequences=True, **cfg.model.cell_options
+            )
+        else:
+            layer = keras.layers.GRU(
+                cfg.model.units, return_sequences=True, seed=cfg.seed
+            )
+        x = layer(inputs)
         outputs = keras.layers.Dense(cfg.data.features, activation="sigmoid")(x)
         return keras.Model(inputs, outputs)
 
@@ -103,4 +114,14 @@ class ToyApp(App):
         return extra
 
     def evaluate(self, cfg, run_dir):
-        return {"loss": 0.5, "count": 3}
+        if not cfg.model.use_cell:
+            return {"loss": 0.5, "count": 3}
+        from lstmsuite.pipelines.contract import RunDir
+
+        model = RunDir(run_dir).load_model()
+        valid = self.load_data(cfg, run_dir).valid
+        losses = [
+            float(keras.ops.mean(keras.losses.binary_crossentropy(y, model(x))))
+            for x, y, *_ in valid
+        ]
+        return {"valid_loss": float(np.mean(losses)), "batches": len(losses)}
