@@ -87,13 +87,14 @@ def study(
         run_dir = study_dir / cell
         print(f"study: {cell} -> {run_dir}", flush=True)
         start = time.perf_counter()
+        before = RunDir(run_dir).read_state().get("epoch", 0)
         try:
             summary = app.train(cfg, run_dir)
         except TrainingDivergedError as error:
             print(f"study: {cell} diverged: {error}", flush=True)
             rows.append({"cell": cell, "status": "diverged"})
             continue
-        timing = _timing(run_dir, summary, time.perf_counter() - start)
+        timing = _timing(run_dir, summary, before, time.perf_counter() - start)
         scores = app.evaluate(cfg, run_dir)
         row = {
             "cell": cell,
@@ -109,11 +110,15 @@ def study(
     return rows
 
 
-def _timing(run_dir: Path, summary: dict, seconds: float) -> dict[str, float]:
+def _timing(
+    run_dir: Path, summary: dict, before: int, seconds: float
+) -> dict[str, float]:
     """Seconds per epoch of this cell's training, kept across resumed studies.
 
-    What this session trained adds to what earlier sessions (killed, resumed)
-    recorded; a run found finished trains nothing and keeps its record.
+    The epochs this session trained (`before` -> now) and their seconds add to
+    what earlier sessions recorded; a run found finished trains nothing and keeps
+    its record. Epochs of a session killed before it recorded its time count in
+    neither, so the seconds per epoch stay those of timed epochs.
     """
     path = RunDir(run_dir).root / TIMING_FILE
     record = {"seconds": 0.0, "epochs": 0}
@@ -122,11 +127,11 @@ def _timing(run_dir: Path, summary: dict, seconds: float) -> dict[str, float]:
             record = json.loads(path.read_text())
         except (OSError, ValueError) as error:
             raise ValueError(f"{path} cannot be read: {error}") from error
-    trained = summary["epochs_completed"] - record["epochs"]
+    trained = summary["epochs_completed"] - before
     if trained > 0:
         record = {
             "seconds": record["seconds"] + summary.get("seconds_this_session", seconds),
-            "epochs": summary["epochs_completed"],
+            "epochs": record["epochs"] + trained,
         }
         write_json(path, record)
     per_epoch = record["seconds"] / record["epochs"] if record["epochs"] else math.nan

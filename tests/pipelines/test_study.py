@@ -79,3 +79,17 @@ def test_cli_study_with_a_cell_override_and_a_metric(tmp_path, capsys):
     assert "--metric 'bleu' is not a score of this app" in capsys.readouterr().err
     assert main([*argv[:-2], "--cell-set", "lstmp-proj_units"]) == 2
     assert "expected CELL:KEY=VALUE" in capsys.readouterr().err
+
+
+def test_a_cell_resumed_from_an_untimed_run_times_only_its_own_epochs(tmp_path):
+    """As after a study killed mid-cell: epochs trained before, with no timing
+    recorded, count in neither the seconds nor the epochs of the timing."""
+    from lstmsuite.pipelines.config import load_config
+
+    app = get_app("toy")
+    first = load_config(app.config_class, None, [*SETS[:-1], "training.epochs=1"])
+    app.train(first, tmp_path / "lstm")  # model.cell's default: lstm
+    (row,) = study(app, "toy", None, SETS, ["lstm"], tmp_path)
+    assert row["epochs"] == 2
+    assert json.loads((tmp_path / "lstm" / TIMING_FILE).read_text())["epochs"] == 1
+    assert row["s_per_epoch"] == pytest.approx(row["train_seconds"], rel=0.01)
