@@ -19,6 +19,7 @@ from lstmsuite.layers.min_lstm import MinLSTM, MinLSTMCell
 from lstmsuite.layers.mlstm import MLSTM, MLSTMCell
 from lstmsuite.layers.mogrifier_lstm import MogrifierLSTM, MogrifierLSTMCell
 from lstmsuite.layers.peephole_lstm import PeepholeLSTM, PeepholeLSTMCell
+from lstmsuite.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 from lstmsuite.layers.slstm import SLSTM, SLSTMCell
 
 __all__ = [
@@ -46,6 +47,8 @@ __all__ = [
     "PeepholeLSTMCell",
     "SLSTM",
     "SLSTMCell",
+    "SimpleRNN",
+    "SimpleRNNCell",
     "get_layer_class",
     "recurrent_stack",
 ]

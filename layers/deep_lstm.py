@@ -27,6 +27,7 @@ from lstmsuite.layers.mlstm import MLSTM
 from lstmsuite.layers.mogrifier_lstm import MogrifierLSTM
 from lstmsuite.layers.peephole_lstm import PeepholeLSTM
 from lstmsuite.layers.recurrent import arguments_of, check_units
+from lstmsuite.layers.simple_rnn import SimpleRNN
 from lstmsuite.layers.slstm import SLSTM
 
 # The names a config (or `DeepLSTM(cell=...)`) uses for each sequence layer.
@@ -42,6 +43,7 @@ CELLS = {
     "minlstm": MinLSTM,
     "mingru": MinGRU,
     "mogrifier": MogrifierLSTM,
+    "simple_rnn": SimpleRNN,  # the plain RNN: the baseline, not a variant
 }
 
 
