@@ -56,6 +56,9 @@ LAYERS = {
     "mogrifier": lambda: layers.MogrifierLSTM(
         3, rounds=3, rank=2, return_sequences=True, **REGULARIZED
     ),
+    "simple_rnn": lambda: layers.SimpleRNN(
+        3, return_sequences=True, activation="relu", **REGULARIZED
+    ),
     "cell_in_rnn": lambda: keras.layers.RNN(layers.LSTMPCell(3, proj_units=2)),
     "deep_lstm": lambda: layers.DeepLSTM(
         [4, 4], num_layers=2, cell="layernorm", residual=True, **REGULARIZED
