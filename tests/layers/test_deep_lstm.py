@@ -11,20 +11,6 @@ ATOL = 1e-5
 LENGTHS = (TIME, 3, 1)
 MASK = np.arange(TIME)[None, :] < np.array(LENGTHS)[:, None]
 EXTRA = {"lstmp": {"proj_units": 2}}
-# The stack's logic does not depend on the backend: on JAX it is checked with the
-# classic cells, and the modern cells' JAX forms in their own test files (each of
-# these cases costs 3-10 s of JAX compilation there).
-MODERN = ("slstm", "mlstm", "minlstm", "mingru", "mogrifier")
-STACK_CELLS = [
-    pytest.param(
-        cell,
-        marks=pytest.mark.skipif(
-            cell in MODERN and keras.backend.backend() == "jax",
-            reason="the stack on JAX is checked with the classic cells",
-        ),
-    )
-    for cell in CELLS
-]
 
 
 def make_stack(cell="lstm", units=3, num_layers=2, weight_seed=0, **kwargs):
@@ -65,7 +51,7 @@ def assert_all_close(actual, expected):
         np.testing.assert_allclose(to_numpy(a), to_numpy(e), atol=ATOL)
 
 
-@pytest.mark.parametrize("cell", STACK_CELLS)
+@pytest.mark.parametrize("cell", list(CELLS))
 def test_stack_is_the_composition_of_its_layers(cell):
     stack = make_stack(
         cell, units=[4, 3], num_layers=2, return_sequences=True, return_state=True
@@ -208,7 +194,7 @@ def test_stateful_and_reset_state():
     np.testing.assert_allclose(to_numpy(stack(x)), first, atol=ATOL)
 
 
-@pytest.mark.parametrize("cell", STACK_CELLS)
+@pytest.mark.parametrize("cell", list(CELLS))
 def test_get_config_from_config(cell):
     # A plain RNN has no gated candidate for Semeniuta's mask.
     mode = "variational" if cell == "simple_rnn" else "semeniuta"

@@ -11,7 +11,6 @@ import pytest
 from lstmsuite import layers
 from tests.layers.helpers import documented_arguments
 
-MODERN = ("SLSTM", "MLSTM", "MinLSTM", "MinGRU", "MogrifierLSTM")
 CLASSES = [name for name in layers.__all__ if inspect.isclass(getattr(layers, name))]
 
 
@@ -54,10 +53,6 @@ class _ShapeChecker(doctest.OutputChecker):
 
 @pytest.mark.parametrize("name", CLASSES)
 def test_docstring_example_runs(name):
-    if keras.backend.backend() == "jax" and name.startswith(MODERN):
-        # 3-7 s of JAX compilation each; the same lines run on TensorFlow, and
-        # these layers' JAX forms are checked in their own test files.
-        pytest.skip("the modern cells' examples run on TensorFlow")
     cls = getattr(layers, name)
     globs = {"np": np, "keras": keras, **{n: getattr(layers, n) for n in CLASSES}}
     tests = doctest.DocTestFinder(recurse=False).find(cls, name, globs=globs)

@@ -71,7 +71,6 @@ LAYERS = {
     ),
 }
 NAMES = list(LAYERS)
-MODERN = ("slstm", "mlstm", "minlstm", "mingru", "mogrifier")
 # XLA and mixed precision: every layer class once (the wrappers add nothing new).
 COMPUTE_NAMES = [n for n in NAMES if n not in ("cell_in_rnn", "bidirectional_deep")]
 
@@ -122,10 +121,6 @@ def _without_names(config):
 
 @pytest.mark.parametrize("name", COMPUTE_NAMES)
 def test_jit_compile_predicts_and_trains(name):
-    if BACKEND == "jax" and name in MODERN:
-        # JAX compiles every train step anyway (the other tests here and the
-        # cells' own files run them jitted): TensorFlow's XLA is the question.
-        pytest.skip("JAX always compiles")
     model = make_model(name)
     x = inputs()
     expected = to_numpy(model(x))
