@@ -227,11 +227,10 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         return demo(args)
     if args.command == "study":
-        from lstmsuite.pipelines.study import study
+        from lstmsuite.pipelines.study import parse_cells, study
 
-        cells = [c.strip() for c in args.cells.split(",") if c.strip()]
-        stem = Path(args.config).stem if args.config else "default"
-        study_dir = args.run_dir or Path("runs") / args.app / f"{stem}-study"
+        cells = parse_cells(args.cells)
+        study_dir = args.run_dir or default_run_dir(args.app, args.config, "study")
         per_cell: dict[str, list[str]] = {}
         for item in args.cell_overrides:
             cell, sep, override = item.partition(":")
@@ -306,7 +305,8 @@ def run_config(app, args, run_dir):
 
 def default_run_dir(app: str, config: str | None, command: str) -> Path:
     stem = Path(config).stem if config else "default"
-    return Path("runs") / app / (f"{stem}-tune" if command == "tune" else stem)
+    suffix = {"tune": "-tune", "study": "-study"}.get(command, "")
+    return Path("runs") / app / f"{stem}{suffix}"
 
 
 def print_scores(scores: dict, run_dir) -> None:

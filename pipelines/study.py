@@ -30,8 +30,15 @@ from typing import Any
 
 from lstmsuite.pipelines.config import load_config
 from lstmsuite.pipelines.contract import RunDir, atomic_file, write_json, write_text
+from lstmsuite.pipelines.training import TrainingDivergedError
+from lstmsuite.pipelines.training import _is_number as is_number
 
 TIMING_FILE = "study_timing.json"
+
+
+def parse_cells(text: str) -> list[str]:
+    """`"lstm, gru,"` -> `["lstm", "gru"]` (the `--cells` argument)."""
+    return [cell.strip() for cell in text.split(",") if cell.strip()]
 
 
 def study(
@@ -58,8 +65,6 @@ def study(
             (`{"lstmp": ["model.cell_options.proj_units=64"]}`): a cell's own
             arguments, which the other cells would refuse.
     """
-    from lstmsuite.pipelines.training import TrainingDivergedError
-
     if not cells:
         raise ValueError("study needs at least one cell: --cells lstm,gru,...")
     if len(set(cells)) != len(cells):
@@ -102,7 +107,7 @@ def study(
             "params": summary["params"],
             "epochs": summary["epochs_completed"],
             **timing,
-            **{k: v for k, v in scores.items() if _is_number(v)},
+            **{k: v for k, v in scores.items() if is_number(v)},
         }
         rows.append(row)
         print(json.dumps(row), flush=True)
@@ -136,10 +141,6 @@ def _timing(
         write_json(path, record)
     per_epoch = record["seconds"] / record["epochs"] if record["epochs"] else math.nan
     return {"train_seconds": round(record["seconds"], 2), "s_per_epoch": per_epoch}
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def write_tables(rows: list[dict], study_dir: Path, metric: str | None) -> None:
@@ -190,7 +191,7 @@ def plot(rows: list[dict], metric: str, out_png: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    shown = [row for row in rows if _is_number(row.get(metric))]
+    shown = [row for row in rows if is_number(row.get(metric))]
     fig = Figure(figsize=(max(4.0, 0.9 * len(shown) + 2), 3.6), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)

@@ -237,7 +237,7 @@ def bench_cells(argv: list[str]) -> int:
     and cells (kept for the commands already written down)."""
     import argparse
 
-    from lstmsuite.pipelines.study import study
+    from lstmsuite.pipelines.study import parse_cells, study
 
     parser = argparse.ArgumentParser(prog="lstmsuite bench music")
     parser.add_argument("--config", default="configs/music/jsb.yaml")
@@ -245,7 +245,7 @@ def bench_cells(argv: list[str]) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--run-dir", default="runs/music/bench")
     args = parser.parse_args(argv)
-    cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+    cells = parse_cells(args.cells)
     # LSTMP needs its projection width; the other cells refuse the argument.
     per_cell = {"lstmp": ["model.cell_options.proj_units=64"]}
     per_cell = {cell: sets for cell, sets in per_cell.items() if cell in cells}
