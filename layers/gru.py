@@ -25,6 +25,7 @@ from lstmsuite.layers.recurrent import (
     arguments_of,
     check_use_cudnn,
     cudnn_inner_loop,
+    reject_arguments,
 )
 
 
@@ -73,6 +74,7 @@ class GRUCell(RecurrentCell):
     gate_blocks = 3
     forget_block = None
     has_cell_state = False
+    config_keys_not_taken = ("unit_forget_bias", "zoneout_cell", "cell_clip")
 
     def __init__(
         self,
@@ -101,12 +103,9 @@ class GRUCell(RecurrentCell):
         reset_after = arguments.pop("reset_after")
         # The LSTM's arguments about a cell state are errors here, named as such
         # (`zoneout_cell=0` is accepted: `RecurrentCell` rejects other rates).
-        for name in ("unit_forget_bias", "cell_clip"):
-            if name in arguments:
-                raise ValueError(
-                    f"GRUCell has no cell state: argument `{name}` is not supported. "
-                    f"Received: {name}={arguments[name]!r}"
-                )
+        reject_arguments(
+            "GRUCell", arguments, ("unit_forget_bias", "cell_clip"), "has no cell state"
+        )
         super().__init__(unit_forget_bias=False, **arguments)
         self.reset_after = bool(reset_after)
 
@@ -150,10 +149,7 @@ class GRUCell(RecurrentCell):
         return h, [h]
 
     def get_config(self):
-        config = super().get_config()
-        for name in ("unit_forget_bias", "zoneout_cell", "cell_clip"):
-            config.pop(name)
-        return {**config, "reset_after": self.reset_after}
+        return {**super().get_config(), "reset_after": self.reset_after}
 
 
 @keras.saving.register_keras_serializable(package="lstmsuite")

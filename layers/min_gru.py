@@ -45,6 +45,7 @@ from lstmsuite.layers.recurrent import (
     RecurrentCell,
     RecurrentLayer,
     arguments_of,
+    reject_arguments,
 )
 
 
@@ -87,15 +88,15 @@ class MinRNNCell(RecurrentCell):
 
     forget_block = None
     has_cell_state = False
+    config_keys_not_taken = (*_NOT_TAKEN, "unit_forget_bias")
 
     def __init__(self, units, **arguments):
-        for name in _NOT_TAKEN:
-            if name in arguments:  # only through **kwargs: name it
-                raise ValueError(
-                    f"{type(self).__name__} has no recurrent kernel or cell "
-                    f"state: argument `{name}` is not supported. "
-                    f"Received: {name}={arguments[name]!r}"
-                )
+        reject_arguments(
+            type(self).__name__,
+            arguments,
+            _NOT_TAKEN,
+            "has no recurrent kernel or cell state",
+        )
         activation = arguments.pop("activation", "tanh")
         super().__init__(units, **arguments)
         self.activation = get_activation(activation)
@@ -163,12 +164,8 @@ class MinRNNCell(RecurrentCell):
 
     def get_config(self):
         config = super().get_config()
-        for name in (*_NOT_TAKEN, *self._config_keys_not_taken):
-            config.pop(name)
         config["activation"] = serialize_activation(self.activation)
         return config
-
-    _config_keys_not_taken = ("unit_forget_bias",)
 
 
 class MinRNN(RecurrentLayer):
@@ -373,12 +370,9 @@ class MinGRUCell(MinRNNCell):
         **kwargs,
     ):
         arguments = arguments_of(locals())
-        if "unit_forget_bias" in arguments:
-            value = arguments["unit_forget_bias"]
-            raise ValueError(
-                "MinGRUCell has no forget gate: argument `unit_forget_bias` is not "
-                f"supported. Received: unit_forget_bias={value!r}"
-            )
+        reject_arguments(
+            "MinGRUCell", arguments, ("unit_forget_bias",), "has no forget gate"
+        )
         super().__init__(unit_forget_bias=False, **arguments)
 
     def coefficients(self, z, candidate_mask=None):

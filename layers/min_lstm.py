@@ -29,7 +29,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from lstmsuite.layers.min_gru import MinRNN, MinRNNCell
+from lstmsuite.layers.min_gru import _NOT_TAKEN, MinRNN, MinRNNCell
 from lstmsuite.layers.recurrent import arguments_of
 
 
@@ -73,7 +73,7 @@ class MinLSTMCell(MinRNNCell):
 
     gate_blocks = 3
     forget_block = 1
-    _config_keys_not_taken = ()
+    config_keys_not_taken = _NOT_TAKEN
 
     def __init__(
         self,

@@ -58,6 +58,7 @@ from lstmsuite.layers.recurrent import (
     RecurrentLayer,
     arguments_of,
     check_units,
+    reject_arguments,
 )
 
 FORGET_GATES = ("sigmoid", "exponential")
@@ -186,6 +187,7 @@ class MLSTMCell(RecurrentCell):
     """
 
     forget_block = None
+    config_keys_not_taken = _UNUSED
 
     def __init__(
         self,
@@ -209,13 +211,12 @@ class MLSTMCell(RecurrentCell):
         arguments = arguments_of(locals())
         num_heads = arguments.pop("num_heads")
         forget_gate = arguments.pop("forget_gate")
-        for name in _UNUSED:
-            if name in arguments:
-                raise ValueError(
-                    f"MLSTMCell computes every gate from x and has no cell clipping "
-                    f"or zoneout: argument `{name}` is not supported. "
-                    f"Received: {name}={arguments[name]!r}"
-                )
+        reject_arguments(
+            "MLSTMCell",
+            arguments,
+            _UNUSED,
+            "computes every gate from x and has no cell clipping or zoneout",
+        )
         super().__init__(**arguments)
         self.num_heads = check_units("num_heads", num_heads)
         if self.units % self.num_heads:
@@ -351,11 +352,8 @@ class MLSTMCell(RecurrentCell):
         return h, new_states
 
     def get_config(self):
-        config = super().get_config()
-        for name in _UNUSED:
-            config.pop(name)
         return {
-            **config,
+            **super().get_config(),
             "num_heads": self.num_heads,
             "forget_gate": self.forget_gate,
         }

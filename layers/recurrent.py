@@ -122,6 +122,18 @@ def check_units(name: str, value) -> int:
     return value
 
 
+def reject_arguments(owner: str, arguments: dict, names, reason: str) -> None:
+    """A ValueError naming the first of `names` found in `arguments`: arguments of
+    `RecurrentCell` that the cell `owner` takes no value for (`reason` says why),
+    given through its `**kwargs`."""
+    for name in names:
+        if name in arguments:
+            raise ValueError(
+                f"{owner} {reason}: argument `{name}` is not supported. "
+                f"Received: {name}={arguments[name]!r}"
+            )
+
+
 def check_clip(name: str, value):
     if value is None:
         return None
@@ -191,6 +203,8 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     gate_blocks = 4
     forget_block: int | None = 1
     has_cell_state = True
+    # Arguments of this class the subclass has no use for: left out of its config.
+    config_keys_not_taken: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -486,6 +500,8 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             "cell_clip": self.cell_clip,
             "seed": self.seed,
         }
+        for name in self.config_keys_not_taken:
+            del config[name]
         return {**super().get_config(), **config}
 
 

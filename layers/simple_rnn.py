@@ -22,7 +22,12 @@ from __future__ import annotations
 import keras
 
 from lstmsuite.layers.dropout import zoneout
-from lstmsuite.layers.recurrent import RecurrentCell, RecurrentLayer, arguments_of
+from lstmsuite.layers.recurrent import (
+    RecurrentCell,
+    RecurrentLayer,
+    arguments_of,
+    reject_arguments,
+)
 
 # Arguments of `RecurrentCell` about gates or a cell state, which a plain RNN does
 # not take.
@@ -66,6 +71,7 @@ class SimpleRNNCell(RecurrentCell):
     gate_blocks = 1
     forget_block = None
     has_cell_state = False
+    config_keys_not_taken = _NOT_TAKEN
 
     def __init__(
         self,
@@ -89,12 +95,9 @@ class SimpleRNNCell(RecurrentCell):
         **kwargs,
     ):
         arguments = arguments_of(locals())
-        for name in _NOT_TAKEN:
-            if name in arguments:  # only through **kwargs: name it
-                raise ValueError(
-                    f"SimpleRNNCell has no gates or cell state: argument `{name}` is "
-                    f"not supported. Received: {name}={arguments[name]!r}"
-                )
+        reject_arguments(
+            "SimpleRNNCell", arguments, _NOT_TAKEN, "has no gates or cell state"
+        )
         super().__init__(unit_forget_bias=False, **arguments)
         if self.recurrent_dropout and self.recurrent_dropout_mode == "semeniuta":
             raise ValueError(
@@ -109,12 +112,6 @@ class SimpleRNNCell(RecurrentCell):
         h = self.activation(self.add_recurrent(z, h_tm1, masks))
         h = zoneout(h_tm1, h, masks.zoneout_hidden)
         return h, [h]
-
-    def get_config(self):
-        config = super().get_config()
-        for name in _NOT_TAKEN:
-            config.pop(name)
-        return config
 
 
 @keras.saving.register_keras_serializable(package="lstmsuite")

@@ -43,6 +43,7 @@ from lstmsuite.layers.recurrent import (
     arguments_of,
     check_units,
     recurrent_matmul,
+    reject_arguments,
 )
 
 FORGET_GATES = ("sigmoid", "exponential")
@@ -126,6 +127,8 @@ class SLSTMCell(RecurrentCell):
     (2, 8)
     """
 
+    config_keys_not_taken = ("cell_clip",)
+
     def __init__(
         self,
         units,
@@ -155,12 +158,12 @@ class SLSTMCell(RecurrentCell):
         arguments = arguments_of(locals())
         num_heads = arguments.pop("num_heads")
         forget_gate = arguments.pop("forget_gate")
-        if "cell_clip" in arguments:
-            raise ValueError(
-                "SLSTMCell normalizes its cell state (h = o * c / n): argument "
-                "`cell_clip` is not supported. "
-                f"Received: cell_clip={arguments['cell_clip']!r}"
-            )
+        reject_arguments(
+            "SLSTMCell",
+            arguments,
+            ("cell_clip",),
+            "normalizes its cell state (h = o * c / n)",
+        )
         super().__init__(**arguments)
         self.num_heads = check_units("num_heads", num_heads)
         if self.units % self.num_heads:
@@ -276,9 +279,11 @@ class SLSTMCell(RecurrentCell):
         return h, [h, c, n, m]
 
     def get_config(self):
-        config = super().get_config()
-        config.pop("cell_clip")
-        return {**config, "num_heads": self.num_heads, "forget_gate": self.forget_gate}
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "forget_gate": self.forget_gate,
+        }
 
 
 @keras.saving.register_keras_serializable(package="lstmsuite")
