@@ -138,6 +138,12 @@ class Config:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     tuning: TuningConfig = field(default_factory=TuningConfig)
 
+    #: Where a default changed: the value a run directory's saved config.yaml means
+    #: when it predates the key (e.g. music's `model.output`, "bernoulli" before
+    #: the NADE became the default), so old runs evaluate and resume as they were
+    #: trained. Filled in by `load_config(..., saved_run=True)`.
+    saved_run_defaults: typing.ClassVar[dict[str, Any]] = {}
+
     def validate(self, origin: str = "defaults") -> None:
         """Checks what the annotations cannot, before any data is loaded: names
         that must be in a registry (the cell here; an app adds its data sources,
@@ -165,6 +171,7 @@ def load_config(
     path: str | Path | None = None,
     overrides: typing.Sequence[str] = (),
     app: str | None = None,
+    saved_run: bool = False,
 ) -> Config:
     """Builds `cls` from the YAML file at `path` (or only defaults) and `--set`
     overrides.
@@ -175,6 +182,8 @@ def load_config(
         overrides: items like "model.units=256" applied after the file.
         app: the app named on the command line; a file written for another app is an
             error.
+        saved_run: the file is a run directory's config.yaml: keys it lacks take
+            `cls.saved_run_defaults` where those differ from today's defaults.
     """
     if path is not None:
         path = find_config(path)
@@ -204,6 +213,8 @@ def load_config(
             raise ConfigError(
                 f"{path}: expected a mapping of sections, got {_tname(raw)}"
             )
+    if saved_run:
+        raw = fill_saved_run_defaults(cls, raw)
     for item in overrides:
         apply_override(cls, raw, item)
     config = from_dict(cls, raw, origin=origin)
@@ -215,6 +226,19 @@ def load_config(
         config.app = app
     config.validate(f"{origin} with --set" if overrides else origin)
     return config
+
+
+def fill_saved_run_defaults(cls: type[Config], raw: dict[str, Any]) -> dict[str, Any]:
+    """`raw` (a saved run's config) with `cls.saved_run_defaults` set where it has
+    no value for the key."""
+    for key, value in cls.saved_run_defaults.items():
+        *sections, leaf = key.split(".")
+        node = raw
+        for section in sections:
+            node = node.setdefault(section, {}) if isinstance(node, dict) else None
+        if isinstance(node, dict) and leaf not in node:
+            node[leaf] = value
+    return raw
 
 
 # ------------------------------------------------------------------------- validation

@@ -277,7 +277,7 @@ def load_run_config(cls: type[Config], run_dir, overrides=()) -> Config:
             f"{run_dir} is a {raw['app']} run, not a {expected} one; use "
             f"`lstmsuite COMMAND {raw['app']} --run-dir {run_dir}`"
         )
-    return load_config(cls, path, overrides)
+    return load_config(cls, path, overrides, saved_run=True)
 
 
 # -------------------------------------------------------------------------- writers

@@ -134,12 +134,18 @@ def pad_batch(batch_size: int, drop_remainder: bool = False) -> Stage:
 def bucket_batch(
     batch_size: int,
     boundaries: Sequence[int],
-    length_fn: Callable = lambda x, *rest: tf.shape(x)[0],
+    length_fn: Callable | None = None,
 ) -> Stage:
     """Groups elements by length at `boundaries`, then pads each batch to its longest.
 
-    `length_fn` receives the element (unpacked if it is a tuple) and returns its length.
+    `length_fn` receives the element (unpacked if it is a tuple) and returns its
+    length; by default, the length of its first tensor (of the first input, when the
+    inputs are a dict or a tuple).
     """
+    if length_fn is None:
+
+        def length_fn(*element):
+            return tf.shape(tf.nest.flatten(element)[0])[0]
 
     def stage(ds):
         def element_length(*element):
@@ -198,6 +204,7 @@ def sequence_pipeline(
     seed: int,
     transform: Callable = next_step,
     min_len: int = 2,
+    augment: Sequence[Stage] = (),
 ) -> tf.data.Dataset:
     """Variable-length sequences -> shuffled, cropped, transformed, padded batches.
 
@@ -209,6 +216,8 @@ def sequence_pipeline(
         seed: the config's seed.
         transform: element -> model inputs/targets/weights (default `next_step`).
         min_len: shorter sequences are dropped.
+        augment: training-only stages on each cropped sequence, before `transform`
+            (e.g. music's random transposition).
     """
     # Too-short sequences are dropped here rather than with a tf filter, so that the
     # dataset keeps a known length (Keras then knows the steps of an epoch).
@@ -218,6 +227,7 @@ def sequence_pipeline(
         stages += [
             shuffle(data.shuffle_buffer, seed),
             random_crop(data.max_length, seed + 1),
+            *augment,
         ]
     stages.append(parallel_map(transform))
     if data.bucket_boundaries:

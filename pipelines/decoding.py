@@ -17,6 +17,8 @@ What `scores` mean is the job of a `Distribution`:
   (translation, captioning); all three strategies apply.
 - `Bernoulli`: scores (B, U) of U independent on/off units, `last` is (B, U) in {0,1}
   (music: 88 keys per frame); greedy and sampling apply.
+- `NADE`: U dependent on/off units (music's RNN-NADE output: a chord), scores
+  (B, U + H) are the NADE's biases; greedy and sampling apply, unit by unit.
 
 Strategies are small classes with one method, `decode(step_fn, state, start, steps)`,
 picked by name with `make_decoder("beam", beam_width=4)`. Every app reads them from
@@ -118,12 +120,7 @@ class Bernoulli(Distribution):
         return (self.probs(scores) >= 0.5).astype(np.float32)
 
     def sample(self, scores, rng, temperature=1.0, top_k=0, top_p=1.0):
-        if top_p < 1.0:
-            raise ValueError(
-                "top_p (nucleus sampling) needs one distribution over a vocabulary "
-                "(Categorical); these units are independent on/off choices: use "
-                f"top_k to cap how many are on. Received: top_p={top_p!r}"
-            )
+        refuse_nucleus(top_p, "these units are independent on/off choices")
         p = self.probs(scores, temperature)
         if top_k:
             # At most top_k units on: keep the k most likely, sample those.
@@ -139,6 +136,104 @@ class Bernoulli(Distribution):
         logp = self.log_probs(scores)
         choice = np.asarray(choice).astype(np.int64)
         return np.take_along_axis(logp, choice[..., None], axis=-1)[..., 0].sum(-1)
+
+
+class NADE(Distribution):
+    """U dependent on/off units per step, a NADE (music: a chord of the 88 keys).
+
+    Unit d is on with probability sigmoid(b_v[d] + V[:, d] . sigmoid(b_h + W[:d]^T
+    v_<d)): each unit depends on the units before it. `W` (U, H) and `V` (H, U) are
+    the NADE's shared weights (`lstmsuite.apps.music.nade.NADE`); a step's scores
+    are its biases side by side, (B, U + H) = [b_v, b_h], which the model computes
+    from its recurrent state. Choices are (B, U) in {0, 1}.
+
+    `sample` and `greedy` go unit by unit (ancestral sampling: U small NumPy steps
+    over the batch); `log_prob_of` is one vectorized pass. Temperature scales each
+    conditional's logit; `top_k` stops switching units on once k are on.
+    """
+
+    def __init__(self, input_kernel: np.ndarray, output_kernel: np.ndarray):
+        super().__init__(from_logits=True)
+        self.w = np.asarray(input_kernel, dtype=np.float64)
+        self.v = np.asarray(output_kernel, dtype=np.float64)
+        if self.w.ndim != 2 or self.v.shape != self.w.shape[::-1]:
+            raise ValueError(
+                "NADE needs input_kernel (U, H) and output_kernel (H, U); got "
+                f"{self.w.shape} and {self.v.shape}"
+            )
+        self.units, self.hidden = self.w.shape
+
+    def _split(self, scores):
+        scores = np.asarray(scores, dtype=np.float64)
+        if scores.shape[-1] != self.units + self.hidden:
+            raise ValueError(
+                f"NADE scores must be (B, {self.units} + {self.hidden}) = [b_v, b_h]; "
+                f"got shape {scores.shape}"
+            )
+        return scores[..., : self.units], scores[..., self.units :]
+
+    def logits(self, scores, choice):
+        """Each unit's conditional logit given the units before it in `choice`."""
+        b_v, b_h = self._split(scores)
+        contributions = np.asarray(choice, np.float64)[..., :, None] * self.w
+        before = np.cumsum(contributions, axis=-2) - contributions
+        hidden = _sigmoid(b_h[..., None, :] + before)
+        return b_v + np.einsum("...uh,hu->...u", hidden, self.v)
+
+    def _ancestral(self, scores, pick, top_k=0):
+        b_v, b_h = self._split(scores)
+        batch = b_v.shape[0]
+        frames = np.zeros((batch, self.units), dtype=np.float32)
+        activation = b_h.copy()
+        for d in range(self.units):
+            logit = b_v[:, d] + _sigmoid(activation) @ self.v[:, d]
+            on = pick(logit)
+            if top_k:
+                on &= frames.sum(axis=-1) < top_k
+            frames[:, d] = on
+            activation += on[:, None] * self.w[d]
+        return frames
+
+    def greedy(self, scores):
+        return self._ancestral(scores, lambda logit: logit >= 0.0)
+
+    def sample(self, scores, rng, temperature=1.0, top_k=0, top_p=1.0):
+        refuse_nucleus(top_p, "NADE units are on/off choices")
+        scale = 1.0 / max(temperature, 1e-6)
+
+        def pick(logit):
+            return rng.random(logit.shape) < _sigmoid(logit * scale)
+
+        return self._ancestral(scores, pick, top_k)
+
+    def log_probs(self, scores, temperature=1.0):
+        raise NotImplementedError(
+            "a NADE has no per-step table of log-probabilities (there are 2^U "
+            "frames); use log_prob_of, greedy or sample"
+        )
+
+    def log_prob_of(self, scores, choice):
+        logits = self.logits(scores, choice)
+        y = np.asarray(choice, np.float64)
+        # log sigmoid(x) = -log1p(exp(-x)), written stably for both signs.
+        log_on = -np.logaddexp(0.0, -logits)
+        log_off = -np.logaddexp(0.0, logits)
+        return (y * log_on + (1.0 - y) * log_off).sum(axis=-1)
+
+
+def refuse_nucleus(top_p: float, units: str) -> None:
+    """Nucleus sampling is for one distribution over a vocabulary; on/off units
+    have none, so a top_p below 1 is an error that points to top_k."""
+    if top_p < 1.0:
+        raise ValueError(
+            "top_p (nucleus sampling) needs one distribution over a vocabulary "
+            f"(Categorical); {units}: use top_k to cap how many are on. "
+            f"Received: top_p={top_p!r}"
+        )
+
+
+def _sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 # ----------------------------------------------------------------------------- results
@@ -240,10 +335,10 @@ class Sampling(Decoder):
             raise ValueError(f"top_k must be 0 (no limit) or more, got {top_k}")
         if not 0 < top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1] (1: no limit), got {top_p}")
-        if top_p < 1 and isinstance(self.distribution, Bernoulli):
+        if top_p < 1 and not isinstance(self.distribution, Categorical):
             raise ValueError(
                 "top_p (nucleus sampling) needs a Categorical distribution; for "
-                "Bernoulli units (music) use top_k"
+                "Bernoulli or NADE units (music) use top_k"
             )
         self.temperature, self.top_k, self.seed = temperature, top_k, seed
         self.top_p = top_p
@@ -278,10 +373,10 @@ class BeamSearch(Decoder):
         length_penalty: float = 0.6,
     ):
         super().__init__(distribution, end_id)
-        if isinstance(self.distribution, Bernoulli):
+        if not isinstance(self.distribution, Categorical):
             raise ValueError(
-                "beam search needs a Categorical distribution; for Bernoulli units "
-                "(music) use greedy or sampling"
+                "beam search needs a Categorical distribution; for Bernoulli or NADE "
+                "units (music) use greedy or sampling"
             )
         self.beam_width, self.length_penalty = beam_width, length_penalty
 

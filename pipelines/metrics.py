@@ -84,11 +84,14 @@ class PianoRollScores:
     frames: float = 0.0
     counts: np.ndarray | None = None
 
-    def update(self, probs, targets, mask=None) -> None:
+    def update(self, probs, targets, mask=None, predicted=None) -> None:
+        """`probs`: the on-probability of each key given everything the model
+        conditions on (for a NADE, the keys below it too), which gives the NLL;
+        `predicted`: 0/1 frames for P/R/F1 (default: `probs >= 0.5`)."""
         nats, frames = bernoulli_nll_sum(probs, targets, mask)
         self.nats += nats
         self.frames += frames
-        counts = frame_counts(probs, targets, mask)
+        counts = frame_counts(probs if predicted is None else predicted, targets, mask)
         self.counts = counts if self.counts is None else self.counts + counts
 
     def result(self) -> dict[str, float]:

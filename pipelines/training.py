@@ -33,6 +33,7 @@ from lstmsuite.pipelines import distribute
 from lstmsuite.pipelines.config import (
     Config,
     ConfigError,
+    fill_saved_run_defaults,
     from_dict,
     save_config,
     to_dict,
@@ -530,7 +531,8 @@ def check_resumable(run: RunDir, cfg: Config) -> list[str]:
     if not run.config.exists():
         return []
     try:
-        old = from_dict(type(cfg), _yaml_load(run.config), origin=str(run.config))
+        raw = fill_saved_run_defaults(type(cfg), _yaml_load(run.config))
+        old = from_dict(type(cfg), raw, origin=str(run.config))
     except Exception as e:  # noqa: BLE001 -- whatever keeps it from loading
         if not (run.state.exists() or run.backup.exists()):
             return []  # nothing trained yet: the new config replaces it

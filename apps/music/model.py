@@ -3,7 +3,14 @@
     lstmsuite train music --config configs/music/bach.yaml --set model.cell=gru
 
 frames (B, T, 88) -> [dropout] -> recurrent_stack(cell, units, num_layers, ...)
--> [dropout] -> Dense(88, sigmoid): the probability that each key sounds next.
+-> [dropout] -> the next frame's distribution, `model.output`:
+
+* `bernoulli`: Dense(88, sigmoid), the probability that each key sounds next, each
+  key independent of the others.
+* `nade`: an RNN-NADE output (`apps/music/nade.py`): the recurrent state gives the
+  biases of a NADE over the next frame's keys, low to high. Its probabilities are
+  conditionals `p(key d | keys below d)`, so the model also takes the next frame
+  as a second input, `next_frames` (teacher forcing); the loss is unchanged.
 
 The network only looks backwards (no bidirectional layer, no attention to the future),
 so output t depends on frames 0..t only. Padding is at the end of a sequence, which
@@ -14,13 +21,18 @@ from __future__ import annotations
 
 import keras
 
+from lstmsuite.apps.music.nade import NADE
 from lstmsuite.layers import recurrent_stack
 
 NUM_KEYS = 88
 
 
 def build_model(model_cfg, seed: int = 0) -> keras.Model:
-    """A functional Keras model for a `MusicModelConfig`."""
+    """A functional Keras model for a `MusicModelConfig`.
+
+    Inputs: `frames` (B, T, 88), and for `output: nade` also `next_frames` (the
+    targets). Output: (B, T, 88) probabilities (for NADE, the conditionals).
+    """
     frames = keras.Input(shape=(None, NUM_KEYS), name="frames")
     x = frames
     if model_cfg.input_dropout:
@@ -44,10 +56,27 @@ def build_model(model_cfg, seed: int = 0) -> keras.Model:
     if model_cfg.output_dropout:
         x = keras.layers.Dropout(model_cfg.output_dropout, seed=seed + 1)(x)
     # float32 output even under a mixed-precision policy: the NLL needs it.
+    if model_cfg.output == "nade":
+        next_frames = keras.Input(shape=(None, NUM_KEYS), name="next_frames")
+        nade = NADE(NUM_KEYS, model_cfg.nade_units, dtype="float32", name="nade")
+        probs = nade([x, next_frames])
+        name = f"music_{model_cfg.cell}_nade"
+        return keras.Model([frames, next_frames], probs, name=name)
     probs = keras.layers.Dense(
         NUM_KEYS, activation="sigmoid", dtype="float32", name="next_frame"
     )(x)
     return keras.Model(frames, probs, name=f"music_{model_cfg.cell}")
+
+
+def is_nade(model: keras.Model) -> bool:
+    """Whether a (loaded) music model has the NADE output."""
+    return any(isinstance(layer, NADE) for layer in model.layers)
+
+
+def context_model(model: keras.Model) -> keras.Model:
+    """frames (B, T, 88) -> the context the NADE reads at each step (B, T, C)."""
+    context = model.get_layer("nade").input[0]
+    return keras.Model(model.inputs[0], context, name=f"{model.name}_context")
 
 
 @keras.saving.register_keras_serializable(package="lstmsuite")

@@ -36,13 +36,17 @@ def test_config_accepts_the_cell_and_checks_its_options(cell):
 @pytest.mark.parametrize("cell", MODERN_CELLS)
 def test_music_model_trains_a_step(cell):
     cfg = load_config(
-        MusicConfig, None, [f"model.cell={cell}", "model.units=8"], app="music"
+        MusicConfig,
+        None,
+        [f"model.cell={cell}", "model.units=8", "model.nade_units=8"],
+        app="music",
     )
-    model = build_music(cfg.model, seed=1)
+    model = build_music(cfg.model, seed=1)  # the default output: an RNN-NADE
     model.compile(optimizer="adam", loss=FrameNLL())
     rng = np.random.default_rng(0)
     frames = (rng.random((2, 6, 88)) < 0.1).astype("float32")
-    loss = model.train_on_batch(frames[:, :-1], frames[:, 1:])
+    inputs = {"frames": frames[:, :-1], "next_frames": frames[:, 1:]}
+    loss = model.train_on_batch(inputs, frames[:, 1:])
     assert np.isfinite(loss)
 
 

@@ -233,3 +233,20 @@ def test_music_refuses_nucleus_sampling_and_names_top_k():
 
     with pytest.raises(ConfigError, match="generate.top_p.*generate.top_k"):
         load_config(MusicConfig, None, ["generate.top_p=0.9"])
+
+
+def test_a_saved_run_without_a_newer_key_reads_as_it_was_trained(tmp_path):
+    """music's `model.output` defaults to "nade" now; a run saved before the key
+    existed was a Bernoulli model, and reads as one."""
+    from lstmsuite.apps.music.app import MusicConfig
+
+    old = tmp_path / "config.yaml"
+    old.write_text("app: music\ndata: {source: mat}\nmodel: {units: 8}\n")
+    assert load_config(MusicConfig, old).model.output == "nade"  # a new config
+    saved = load_config(MusicConfig, old, saved_run=True)
+    assert saved.model.output == "bernoulli" and saved.model.units == 8
+    explicit = tmp_path / "new.yaml"
+    explicit.write_text("app: music\ndata: {source: mat}\nmodel: {output: nade}\n")
+    assert load_config(MusicConfig, explicit, saved_run=True).model.output == "nade"
+    overridden = load_config(MusicConfig, old, ["model.output=nade"], saved_run=True)
+    assert overridden.model.output == "nade"

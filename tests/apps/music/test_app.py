@@ -58,7 +58,7 @@ def data_args(mat_file):
 def test_shipped_configs_load():
     from lstmsuite.apps.music.app import MusicConfig
 
-    for name in ("tiny", "bach", "jsb"):
+    for name in ("tiny", "bach", "jsb", "jsb_nade"):
         cfg = load_config(MusicConfig, ROOT / "configs" / "music" / f"{name}.yaml")
         assert cfg.app == "music" and cfg.model.units > 0
 
@@ -76,7 +76,8 @@ def test_frame_nll_loss_is_the_jsb_nll():
 
 
 def test_train_evaluate_generate(tmp_path, mat_file, capsys):
-    run = ["--run-dir", str(tmp_path), *data_args(mat_file)]
+    bernoulli = ["--set", "model.output=bernoulli"]  # NADE: the test below
+    run = ["--run-dir", str(tmp_path), *data_args(mat_file), *bernoulli]
     assert main(["train", "music", "--config", TINY, *run]) == 0
     assert (tmp_path / "checkpoints" / "best.keras").exists()
     capsys.readouterr()
@@ -87,6 +88,7 @@ def test_train_evaluate_generate(tmp_path, mat_file, capsys):
     assert lines[0].split() == ["metric", "value"]
     assert 0 < scores["nll"] < 88 and scores["pieces"] == 3
     assert {"precision", "recall", "f1"} <= scores.keys()
+    assert scores["output"] == "bernoulli"
 
     import pretty_midi
 
@@ -103,6 +105,100 @@ def test_train_evaluate_generate(tmp_path, mat_file, capsys):
     silence = ["--set", "generate.primer=silence", "--set", "generate.seed=6"]
     assert main([*gen, *silence, "--output", str(tmp_path / "c.mid")]) == 0
     assert (tmp_path / "c.mid").read_bytes() != out.read_bytes()
+
+
+def test_nade_output_trains_evaluates_generates_and_resumes(tmp_path, mat_file, capsys):
+    from lstmsuite.apps.music.model import is_nade
+    from lstmsuite.pipelines.contract import RunDir
+
+    nade = [
+        "--set", "model.output=nade", "--set", "model.nade_units=8",
+        "--set", "data.augment.transpose=[-3, 3]",
+    ]  # fmt: skip
+    run = ["--run-dir", str(tmp_path), *data_args(mat_file), *nade]
+    assert main(["train", "music", "--config", TINY, *run]) == 0
+    assert is_nade(RunDir(tmp_path).load_model())
+    capsys.readouterr()
+    # The same command with one more epoch continues the run.
+    more = ["--set", "training.epochs=2"]
+    assert main(["train", "music", "--config", TINY, *run, *more]) == 0
+    out = capsys.readouterr().out
+    assert "Resuming" in out
+    assert json.loads((tmp_path / "metrics.json").read_text())["epochs_completed"] == 2
+
+    assert main(["evaluate", "music", *run]) == 0
+    scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert scores["output"] == "nade" and 0 < scores["nll"] < 88
+    assert scores["pieces"] == 3 and 0 <= scores["f1"] <= 1
+
+    gen = ["generate", "music", *run, "--set", "generate.seed=5"]
+    a, b = tmp_path / "a.mid", tmp_path / "b.mid"
+    assert main([*gen, "--output", str(a)]) == 0
+    assert main([*gen, "--output", str(b), "--set", "generate.top_k=3"]) == 0
+    import pretty_midi
+
+    midi = pretty_midi.PrettyMIDI(str(a))
+    assert midi.get_end_time() > 0
+    from lstmsuite.apps.music.midi import midi_to_roll
+
+    capped, _ = midi_to_roll(b)
+    assert capped[4:].sum(axis=1).max() <= 3  # after the 4-frame primer
+
+    capsys.readouterr()
+    bench = ["bench", "chords", "--run-dir", str(tmp_path), "--pieces", "2"]
+    assert main([*bench, "--frames", "5"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("| source |")
+    rows = [json.loads(line) for line in lines if line.startswith("{")]
+    assert [row["source"] for row in rows][0] == "test set"
+    assert rows[1]["frames"] == 2 * 5 and "nade" in rows[1]["source"]
+    assert 0 <= rows[1]["triad_share"] <= 1
+
+
+def test_the_two_outputs_score_in_one_convention(mat_file):
+    """A NADE whose own weights are zero is the Bernoulli model: same NLL."""
+    from lstmsuite.apps.music.app import MusicConfig, load_rolls, roll_pipeline
+    from lstmsuite.apps.music.model import build_model
+    from lstmsuite.pipelines.metrics import PianoRollScores
+
+    items = [a for a in data_args(mat_file) if a != "--set"]
+    bernoulli_cfg = load_config(MusicConfig, TINY, [*items, "model.output=bernoulli"])
+    bernoulli = build_model(bernoulli_cfg.model)
+    nade = [*items, "model.output=nade", "model.nade_units=4"]
+    cfg = load_config(MusicConfig, TINY, nade)
+    nade_model = build_model(cfg.model)
+    nade_model.get_layer("recurrent").set_weights(
+        bernoulli.get_layer("recurrent").get_weights()
+    )
+    kernel, bias = bernoulli.get_layer("next_frame").get_weights()
+    layer = nade_model.get_layer("nade")
+    layer.visible_bias_kernel.assign(kernel)
+    layer.visible_bias.assign(bias)
+    layer.input_kernel.assign(np.zeros_like(layer.input_kernel))
+    layer.output_kernel.assign(np.zeros_like(layer.output_kernel))
+    rolls = load_rolls(cfg.data)["test"]
+    scores = {"bernoulli": PianoRollScores(), "nade": PianoRollScores()}
+    for x, y, w in roll_pipeline(rolls, cfg, training=False):
+        scores["nade"].update(nade_model.predict_on_batch(x), y.numpy(), w.numpy())
+        probs = bernoulli.predict_on_batch(x["frames"])
+        scores["bernoulli"].update(probs, y.numpy(), w.numpy())
+    nll = {name: s.result()["nll"] for name, s in scores.items()}
+    assert nll["nade"] == pytest.approx(nll["bernoulli"], rel=1e-5)
+
+
+def test_bad_nade_and_augment_settings_are_config_errors():
+    from lstmsuite.apps.music.app import MusicConfig
+    from lstmsuite.pipelines.config import ConfigError
+
+    for item, message in [
+        ("model.output=made", "model.output"),
+        ("model.nade_units=0", "model.nade_units"),
+        ("data.augment.transpose=[2, 5]", "data.augment.transpose"),
+        ("data.augment.transpose=[-2]", "data.augment.transpose"),
+        ("data.augment.shift=3", "shift"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            load_config(MusicConfig, TINY, [item])
 
 
 # ------------------------------------------------------------------ subprocesses
