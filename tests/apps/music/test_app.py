@@ -186,6 +186,26 @@ def test_the_two_outputs_score_in_one_convention(mat_file):
     assert nll["nade"] == pytest.approx(nll["bernoulli"], rel=1e-5)
 
 
+@pytest.mark.parametrize("cell", ["gru", "lstmp"])
+def test_nade_output_on_a_deep_stack_of_any_cell(cell):
+    from lstmsuite.apps.music.app import MusicConfig
+    from lstmsuite.apps.music.model import FrameNLL, build_model
+
+    items = [f"model.cell={cell}", "model.units=8", "model.num_layers=2"]
+    items += ["model.residual=true", "model.nade_units=6"]
+    if cell == "lstmp":
+        items.append("model.cell_options={proj_units: 8}")
+    cfg = load_config(MusicConfig, TINY, items)
+    model = build_model(cfg.model, seed=3)
+    model.compile(optimizer="adam", loss=FrameNLL())
+    frames = (np.random.default_rng(0).random((2, 7, 88)) < 0.05).astype("float32")
+    inputs = {"frames": frames[:, :-1], "next_frames": frames[:, 1:]}
+    first = model.train_on_batch(inputs, frames[:, 1:])
+    for _ in range(3):
+        last = model.train_on_batch(inputs, frames[:, 1:])
+    assert np.isfinite(first) and last < first
+
+
 def test_bad_nade_and_augment_settings_are_config_errors():
     from lstmsuite.apps.music.app import MusicConfig
     from lstmsuite.pipelines.config import ConfigError
