@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from lstmsuite.pipelines.config import load_config
-from lstmsuite.pipelines.contract import RunDir, atomic_file, write_json, write_text
+from lstmsuite.pipelines.contract import RunDir, write_json, write_text
 from lstmsuite.pipelines.training import TrainingDivergedError
 from lstmsuite.pipelines.training import _is_number as is_number
 
@@ -185,20 +185,13 @@ def _shown(value) -> str:
 
 def plot(rows: list[dict], metric: str, out_png: Path) -> None:
     """`metric` per cell as bars (cells without it, e.g. diverged, left out)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from lstmsuite.pipelines import plots
 
     shown = [row for row in rows if is_number(row.get(metric))]
-    fig = Figure(figsize=(max(4.0, 0.9 * len(shown) + 2), 3.6), dpi=100)
-    FigureCanvasAgg(fig)
+    fig = plots.figure(max(4.0, 0.9 * len(shown) + 2), 3.6)
     ax = fig.add_subplot(1, 1, 1)
     ax.bar([row["cell"] for row in shown], [row[metric] for row in shown])
     ax.set_ylabel(metric)
     ax.set_title(f"{metric} per cell")
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    with atomic_file(out_png) as tmp:
-        fig.savefig(tmp)
+    plots.save(fig, out_png)

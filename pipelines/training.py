@@ -41,7 +41,6 @@ from lstmsuite.pipelines.config import (
 from lstmsuite.pipelines.contract import (
     RunDir,
     RunDirError,
-    atomic_file,
     fault_point,
     read_json,
     write_json,
@@ -640,19 +639,14 @@ def read_history(path: Path) -> dict[str, list[float]]:
 
 def plot_curves(history_csv: Path, out_png: Path) -> Path | None:
     """One panel per metric: training and validation against the epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from lstmsuite.pipelines import plots
 
     history = read_history(Path(history_csv))
     names = [k for k in history if k not in ("epoch", "learning_rate")]
     names = [k for k in names if not k.startswith("val_")]
     if not names:
         return None
-    fig = Figure(figsize=(5 * len(names), 3.6), dpi=100)
-    FigureCanvasAgg(fig)
+    fig = plots.figure(5 * len(names), 3.6)
     for i, name in enumerate(names):
         ax = fig.add_subplot(1, len(names), i + 1)
         ax.plot(history["epoch"], history[name], "o-", label="training")
@@ -662,10 +656,7 @@ def plot_curves(history_csv: Path, out_png: Path) -> Path | None:
         ax.set_title(name)
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
-    with atomic_file(out_png) as tmp:
-        fig.savefig(tmp)
-    return Path(out_png)
+    return plots.save(fig, out_png)
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from lstmsuite.pipelines.contract import atomic_file
-
 
 def plot_attention(
     image: np.ndarray, words: list[str], maps: np.ndarray, out_png: str | Path
@@ -22,18 +20,13 @@ def plot_attention(
         words: the caption; one panel each, plus "<end>".
         maps: (len(words) + 1, h, w) attention weights (each map sums to 1).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from lstmsuite.pipelines import plots
 
     labels = [*words, "<end>"][: len(maps)]
     panels = 1 + len(labels)
     columns = min(panels, 6)
     rows = -(-panels // columns)
-    fig = Figure(figsize=(2.2 * columns, 2.4 * rows), dpi=100)
-    FigureCanvasAgg(fig)
+    fig = plots.figure(2.2 * columns, 2.4 * rows)
     size = image.shape[0]
     ax = fig.add_subplot(rows, columns, 1)
     ax.imshow(image)
@@ -53,8 +46,4 @@ def plot_attention(
         )
         ax.set_title(label, fontsize=9)
         ax.axis("off")
-    fig.tight_layout()
-    out_png = Path(out_png)
-    with atomic_file(out_png) as tmp:
-        fig.savefig(tmp)
-    return out_png
+    return plots.save(fig, out_png)

@@ -125,7 +125,7 @@ def make_alphabet(data_cfg: HandwritingDataConfig, train):
     With a given alphabet, a training transcription with another character is an
     error that says which characters and lines (the model could never output it).
     """
-    from lstmsuite.apps.handwriting.alphabet import Alphabet, report_unknown
+    from lstmsuite.pipelines.alphabet import Alphabet, report_unknown
 
     texts = train.transcriptions()
     if data_cfg.alphabet is None:
@@ -152,7 +152,7 @@ def make_alphabet(data_cfg: HandwritingDataConfig, train):
 def usable_for_loss(split, alphabet, where: str):
     """`split` without the lines whose text the alphabet cannot encode (a CTC loss
     needs every label), with a warning that says what was dropped."""
-    from lstmsuite.apps.handwriting.alphabet import report_unknown
+    from lstmsuite.pipelines.alphabet import report_unknown
 
     texts = split.transcriptions()
     if texts is None:
@@ -171,19 +171,9 @@ def usable_for_loss(split, alphabet, where: str):
 
 
 def save_alphabet(alphabet, run_dir) -> None:
-    from lstmsuite.apps.handwriting.alphabet import Alphabet
+    from lstmsuite.pipelines.alphabet import save_for_run
 
-    path = Path(run_dir) / ALPHABET_FILE
-    if path.exists():
-        previous = Alphabet.load(path)
-        if previous != alphabet:
-            raise ConfigError(
-                f"{path}: this run was trained with the alphabet "
-                f"{''.join(previous.chars)!r} but the data now gives "
-                f"{''.join(alphabet.chars)!r}; use a new --run-dir"
-            )
-        return
-    alphabet.save(path)
+    save_for_run(alphabet, Path(run_dir) / ALPHABET_FILE)
 
 
 # --------------------------------------------------------------------------------- app
@@ -219,8 +209,8 @@ class HandwritingApp(App):
         )
 
     def build_model(self, cfg: HandwritingConfig, data=None):
-        from lstmsuite.apps.handwriting.alphabet import Alphabet
         from lstmsuite.apps.handwriting.model import build_model
+        from lstmsuite.pipelines.alphabet import Alphabet
 
         alphabet = data.info["alphabet"] if data is not None else None
         if not isinstance(alphabet, Alphabet):
@@ -259,8 +249,8 @@ class Recognizer:
 
     def __init__(self, cfg: HandwritingConfig, run_dir):
         import lstmsuite.apps.handwriting.model  # noqa: F401  (registers the custom layers)
-        from lstmsuite.apps.handwriting.alphabet import Alphabet
         from lstmsuite.apps.handwriting.model import downsampling
+        from lstmsuite.pipelines.alphabet import Alphabet
         from lstmsuite.pipelines.contract import RunDir
 
         run = RunDir(run_dir)
@@ -318,8 +308,8 @@ def evaluate_lines(cfg: HandwritingConfig, run_dir, split: str = "test") -> dict
     """CER, WER and line accuracy of greedy and beam (and lexicon) decoding over
     every line of `split`. Test characters outside the alphabet are reported and
     count as errors (the model cannot write them)."""
-    from lstmsuite.apps.handwriting.alphabet import report_unknown
     from lstmsuite.apps.handwriting.pipeline import eval_pipeline
+    from lstmsuite.pipelines.alphabet import report_unknown
     from lstmsuite.pipelines.metrics import ErrorRates
 
     recognizer = Recognizer(cfg, run_dir)

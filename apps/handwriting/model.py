@@ -29,6 +29,7 @@ import keras
 from keras import ops
 
 from lstmsuite.layers import get_layer_class
+from lstmsuite.pipelines import ctc
 
 PACKAGE = "lstmsuite_handwriting"
 
@@ -136,54 +137,23 @@ class ColumnMask(keras.layers.Layer):
         return {**super().get_config(), "stride": self.stride}
 
 
+# The mask, log-softmax and loss are the shared ones (`lstmsuite.pipelines.ctc`);
+# these subclasses keep the names that handwriting runs saved before they moved.
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class FrameMask(keras.layers.Layer):
+class FrameMask(ctc.LengthMask):
     """(frames (B, T, F), width (B,)) -> boolean (B, T): the frames of the image."""
 
     def __init__(self, stride: int = 4, **kwargs):
-        super().__init__(**kwargs)
-        self.stride = int(stride)
-
-    def call(self, inputs):
-        frames, width = inputs
-        valid = -(-ops.cast(width, "int32") // self.stride)
-        steps = ops.arange(ops.shape(frames)[1], dtype="int32")
-        return steps[None, :] < valid[:, None]
-
-    def compute_output_spec(self, inputs):
-        frames = inputs[0]
-        return keras.KerasTensor(frames.shape[:2], dtype="bool")
-
-    def get_config(self):
-        return {**super().get_config(), "stride": self.stride}
+        super().__init__(stride, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class LogSoftmax(keras.layers.Layer):
-    """Log-softmax over classes that ends the recurrent layers' mask here: the loss
-    gets one value per line, and a (B, T) mask would be broadcast against it."""
-
-    def call(self, logits):
-        return ops.log_softmax(logits, axis=-1)
-
-    def compute_mask(self, inputs, previous_mask=None):
-        return None
+class LogSoftmax(ctc.LogSoftmax):
+    pass
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class CTCLoss(keras.losses.Loss):
-    """CTC loss of per-frame log-probabilities against a target row
-    `[frames, label_1, ..., label_n, 0, ...]` (labels 1..V, 0 = padding/blank).
-
-    One value per line: -log p(labels | image), summed over the line's frames,
-    averaged over the batch.
-    """
-
-    def __init__(self, name="ctc", reduction="sum_over_batch_size", **kwargs):
-        super().__init__(name=name, reduction=reduction, **kwargs)
-
-    def call(self, y_true, y_pred):
-        y_true = ops.cast(y_true, "int32")
-        frames, labels = y_true[:, 0], y_true[:, 1:]
-        label_length = ops.sum(ops.cast(labels > 0, "int32"), axis=1)
-        return ops.ctc_loss(labels, y_pred, label_length, frames, mask_index=0)
+class CTCLoss(ctc.CTCLoss):
+    pass

@@ -30,8 +30,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from lstmsuite.apps.handwriting.alphabet import Alphabet
 from lstmsuite.pipelines import data as stages
+from lstmsuite.pipelines.alphabet import Alphabet
 
 
 def to_height(height: int, max_width: int):

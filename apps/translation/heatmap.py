@@ -12,8 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from lstmsuite.pipelines.contract import atomic_file
-
 
 def attention_matrices(model, sentences):
     """[(source pieces, output pieces, weights (T, S))] for each sentence."""
@@ -43,15 +41,10 @@ def attention_matrices(model, sentences):
 
 
 def plot_attention(model, sentences, path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from lstmsuite.pipelines import plots
 
     panels = attention_matrices(model, sentences)
-    fig = Figure(figsize=(5 * len(panels), 5), dpi=100)
-    FigureCanvasAgg(fig)
+    fig = plots.figure(5 * len(panels), 5)
     for i, (src, tgt, weights) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
         ax.imshow(weights, cmap="viridis", vmin=0, vmax=1, aspect="auto")
@@ -59,7 +52,4 @@ def plot_attention(model, sentences, path) -> Path:
         ax.set_yticks(range(len(tgt)), tgt, fontsize=8)
         ax.set_xlabel("source")
         ax.set_ylabel("output")
-    fig.tight_layout()
-    with atomic_file(path) as tmp:
-        fig.savefig(tmp)
-    return Path(path)
+    return plots.save(fig, path)

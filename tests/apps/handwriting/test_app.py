@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lstmsuite.apps.handwriting.alphabet import Alphabet, report_unknown
 from lstmsuite.apps.handwriting.app import (
     HandwritingConfig,
     make_alphabet,
@@ -20,6 +19,7 @@ from lstmsuite.apps.handwriting.app import (
 )
 from lstmsuite.apps.handwriting.data import ImageFiles
 from lstmsuite.apps.handwriting.synth import SyntheticLines, digits_glyphs
+from lstmsuite.pipelines.alphabet import Alphabet, report_unknown
 from lstmsuite.pipelines.cli import main
 from lstmsuite.pipelines.config import ConfigError, load_config
 

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lstmsuite.apps.handwriting.alphabet import Alphabet
 from lstmsuite.apps.handwriting.app import HandwritingDataConfig, HandwritingModelConfig
 from lstmsuite.apps.handwriting.data import ImageFiles
 from lstmsuite.apps.handwriting.model import CTCLoss, build_model, downsampling
 from lstmsuite.apps.handwriting.pipeline import ctc_example, line_pipeline, to_height
 from lstmsuite.apps.handwriting.synth import SyntheticLines
+from lstmsuite.pipelines.alphabet import Alphabet
 from tests.apps.handwriting.test_data import tiny_bank, write_png
 
 DIGITS = Alphabet("0123456789")

@@ -1,4 +1,6 @@
-"""The alphabet of a handwriting model: characters <-> CTC label ids (0 is the blank).
+"""The alphabet of a CTC recognizer: characters <-> label ids (0 is the blank).
+
+Shared by the handwriting and speech apps.
 
     alphabet = Alphabet.build(["hello world", "42"])
     alphabet.encode("hello")            # [5, 4, 7, 7, 8]
@@ -76,8 +78,8 @@ class Alphabet:
             return cls(data["chars"])
         except FileNotFoundError:
             raise FileNotFoundError(
-                f"{path}: no alphabet; this run directory was not trained by the "
-                "handwriting app (run `lstmsuite train handwriting` first)"
+                f"{path}: no alphabet; this run directory was not trained by a "
+                "CTC recognizer (run `lstmsuite train APP` with it first)"
             ) from None
         except (ValueError, KeyError, TypeError) as e:
             raise ValueError(f"{path}: not a valid alphabet file ({e})") from None
@@ -99,6 +101,25 @@ class Alphabet:
 
     def __repr__(self) -> str:
         return f"Alphabet({''.join(self.chars)!r})"
+
+
+def save_for_run(alphabet: Alphabet, path: str | Path) -> None:
+    """Saves `alphabet` in a run directory; when the run already has one, it must
+    be the same (a resumed run cannot change its output classes): a ConfigError
+    otherwise."""
+    from lstmsuite.pipelines.config import ConfigError
+
+    path = Path(path)
+    if path.exists():
+        previous = Alphabet.load(path)
+        if previous != alphabet:
+            raise ConfigError(
+                f"{path}: this run was trained with the alphabet "
+                f"{''.join(previous.chars)!r} but the data now gives "
+                f"{''.join(alphabet.chars)!r}; use a new --run-dir"
+            )
+        return
+    alphabet.save(path)
 
 
 def report_unknown(
