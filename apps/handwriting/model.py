@@ -28,8 +28,8 @@ import math
 import keras
 from keras import ops
 
-from lstmsuite.layers import get_layer_class
 from lstmsuite.pipelines import ctc
+from lstmsuite.pipelines.stacks import recurrent_layers
 
 PACKAGE = "lstmsuite_handwriting"
 
@@ -90,20 +90,7 @@ def build_model(model_cfg, height: int, num_classes: int, seed: int = 0):
         x = keras.layers.Dropout(model_cfg.feature_dropout, seed=seed)(x)
     mask = FrameMask(stride, name="frame_mask")([x, width])
 
-    layer_class = get_layer_class(model_cfg.cell)
-    for k in range(model_cfg.num_layers):
-        recurrent = layer_class(
-            model_cfg.units,
-            return_sequences=True,
-            dropout=model_cfg.dropout,
-            recurrent_dropout=model_cfg.recurrent_dropout,
-            seed=seed + 10 * k,
-            **model_cfg.cell_options,
-        )
-        y = keras.layers.Bidirectional(recurrent, name=f"birnn{k}")(x, mask=mask)
-        x = keras.layers.Add()([x, y]) if _residual(model_cfg, x, y) else y
-        if model_cfg.inter_layer_dropout and k < model_cfg.num_layers - 1:
-            x = keras.layers.Dropout(model_cfg.inter_layer_dropout, seed=seed + k)(x)
+    x = recurrent_layers(x, model_cfg, mask=mask, seed=seed)
     if model_cfg.output_dropout:
         x = keras.layers.Dropout(model_cfg.output_dropout, seed=seed + 99)(x)
     logits = keras.layers.Dense(num_classes, dtype="float32", name="classes")(x)
@@ -111,10 +98,6 @@ def build_model(model_cfg, height: int, num_classes: int, seed: int = 0):
     return keras.Model(
         {"image": image, "width": width}, log_probs, name=f"ctc_{model_cfg.cell}"
     )
-
-
-def _residual(model_cfg, x, y) -> bool:
-    return model_cfg.residual and x.shape[-1] == y.shape[-1]
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -1,0 +1,130 @@
+"""tf.data pipelines of the speech app: waveforms -> log-mel -> padded batches.
+
+    python -m pytest tests/apps/speech/test_pipeline.py
+
+    (audio, text) -> [shuffle] -> [perturb] -> log_mel -> [SpecAugment] -> targets
+                  -> bucket/pad batch -> prefetch
+
+Recordings of a fixed split are featurized once and cached when nothing perturbs
+their waveform (validation, test, training without `data.perturb`); composed
+training strings (task ctc) are new every epoch, so never cached. The model inputs are
+`{"features": (T, mel_bins), "length": T}`; the targets are the class id (task
+classify) or the CTC row `[frames, label_1, ..., label_n]` with `frames =
+ceil(T / frame_stack)`, the model's output frames for this utterance. Batches are
+padded to their longest member (zeros), and the model masks every frame beyond
+`length`, so padding never changes a result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from lstmsuite.apps.speech.features import featurizer, perturb, spec_augment
+from lstmsuite.pipelines import data as stages
+
+
+def waveforms(utterances) -> tf.data.Dataset:
+    """A split's recordings as (audio, text), in order."""
+    audio = stages.from_sequences(utterances.audio, dtype=np.float32)
+    texts = tf.data.Dataset.from_tensor_slices(tf.constant(utterances.texts))
+    return tf.data.Dataset.zip((audio, texts))
+
+
+def features(ds, data_cfg, *, training: bool, seed: int, fixed: bool = True):
+    """(audio, text) -> (features, text); training examples are perturbed (speed,
+    noise) before, and SpecAugmented after, the features."""
+    featurize = featurizer(data_cfg.sample_rate, data_cfg.features)
+    wave = data_cfg.perturb
+    perturbing = training and any(
+        v is not None for v in (wave.trim, wave.speed, wave.snr_db)
+    )
+    chain = []
+    if fixed and not perturbing:
+        # The features of fixed clips are the same every epoch: compute them once.
+        chain += [
+            stages.parallel_map(lambda a, t: (featurize(a), t)),
+            stages.cache(data_cfg.cache),
+        ]
+    if fixed and training:
+        chain.append(stages.shuffle(data_cfg.shuffle_buffer, seed))
+    ds = stages.apply(ds, chain)
+    if perturbing:
+        ds = with_seeds(ds, seed + 2).map(
+            lambda example, s: (featurize(perturb(example[0], wave, s)), example[1]),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    elif not fixed:
+        ds = ds.map(lambda a, t: (featurize(a), t), num_parallel_calls=-1)
+    augment = data_cfg.spec_augment
+    if training and (augment.freq_masks or augment.time_masks):
+        ds = with_seeds(ds, seed + 1).map(
+            lambda example, s: (spec_augment(example[0], augment, s), example[1]),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    return ds
+
+
+def with_seeds(ds, seed: int):
+    """(example, (2,) seed) pairs: a seeded stream, new every epoch."""
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    return tf.data.Dataset.zip((ds, seeds.batch(2, drop_remainder=True)))
+
+
+def inputs(feats):
+    return {"features": feats, "length": tf.shape(feats)[0]}
+
+
+def class_targets(classes: list[str]):
+    """(features, text) -> (inputs, class id); a text outside `classes` fails."""
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+            tf.constant(classes), tf.range(len(classes), dtype=tf.int32)
+        ),
+        default_value=-1,
+    )
+
+    def make(feats, text):
+        label = table.lookup(text)
+        tf.debugging.assert_non_negative(label, message="a transcript is not a class")
+        return inputs(feats), label
+
+    return make
+
+
+def ctc_targets(alphabet, frame_stack: int):
+    """(features, text) -> (inputs, [frames, labels...])."""
+    table = alphabet.lookup_table()
+
+    def make(feats, text):
+        labels = table.lookup(tf.strings.unicode_split(text, "UTF-8"))
+        tf.debugging.assert_non_negative(
+            labels, message="a transcript has a character outside the alphabet"
+        )
+        frames = -(-tf.shape(feats)[0] // frame_stack)
+        return inputs(feats), tf.concat([[frames], tf.cast(labels, tf.int32)], 0)
+
+    return make
+
+
+def batches(ds, data_cfg, *, training: bool, batch_size: int | None = None):
+    """Pads per batch; training batches grouped by length with bucket_boundaries.
+
+    Validation keeps plain padded batches: their number is then known, which
+    Keras needs to run validation without a "ran out of data" warning."""
+    size = batch_size or data_cfg.batch_size
+    if training and data_cfg.bucket_boundaries:
+        batch = stages.bucket_batch(
+            size, data_cfg.bucket_boundaries, length_fn=lambda x, *_: x["length"]
+        )
+    else:
+        batch = stages.pad_batch(size)
+    return stages.apply(ds, [batch, stages.shard_by_data(), stages.prefetch()])
+
+
+def file_batches(audio: list[np.ndarray], data_cfg, batch_size: int):
+    """Decoded files -> batches of model inputs, in order (for `predict`)."""
+    ds = stages.from_sequences(audio, dtype=np.float32)
+    featurize = featurizer(data_cfg.sample_rate, data_cfg.features)
+    ds = ds.map(lambda a: inputs(featurize(a)))
+    return stages.apply(ds, [stages.pad_batch(batch_size), stages.prefetch()])

@@ -1,0 +1,127 @@
+"""Log-mel features against a NumPy computation of the same spectrogram,
+resampling, SpecAugment."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lstmsuite.apps.speech.audio import resample
+from lstmsuite.apps.speech.features import (
+    FeatureConfig,
+    PerturbConfig,
+    SpecAugmentConfig,
+    check_features,
+    frame_sizes,
+    log_mel,
+    perturb,
+    spec_augment,
+)
+from lstmsuite.pipelines.config import ConfigError
+
+
+def numpy_log_mel(x, rate, cfg: FeatureConfig):
+    """The spectrogram from its definition: periodic Hann frames (the end
+    zero-padded), |rfft|^2, triangular filters on the HTK mel scale, log."""
+    length, step, fft = frame_sizes(rate, cfg)
+    count = -(-len(x) // step)
+    x = np.pad(x, (0, (count - 1) * step + length - len(x)))
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(length) / length)
+    frames = np.stack([x[i * step : i * step + length] for i in range(count)])
+    power = np.abs(np.fft.rfft(frames * window, n=fft)) ** 2
+
+    def mel(f):
+        return 1127.0 * np.log1p(np.asarray(f) / 700.0)
+
+    fmax = cfg.fmax or rate / 2
+    hz = np.linspace(0, rate / 2, fft // 2 + 1)
+    edges = np.linspace(mel(cfg.fmin), mel(fmax), cfg.mel_bins + 2)
+    lower, center, upper = edges[:-2], edges[1:-1], edges[2:]
+    m = mel(hz)[:, None]
+    weights = np.maximum(
+        0, np.minimum((m - lower) / (center - lower), (upper - m) / (upper - center))
+    )
+    weights[0] = 0  # the DC bin belongs to no filter
+    feats = np.log(power @ weights + 1e-6)
+    if cfg.normalize:
+        feats = (feats - feats.mean(0)) / np.sqrt(feats.var(0) + 1e-5)
+    return feats
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+@pytest.mark.parametrize("rate,samples", [(8000, 3001), (16000, 4000)])
+def test_log_mel_matches_numpy(rate, samples, normalize):
+    rng = np.random.default_rng(0)
+    x = (rng.normal(0, 0.1, samples) + np.sin(np.arange(samples) * 0.3)).astype(
+        np.float32
+    )
+    cfg = FeatureConfig(mel_bins=23, fmin=40.0, normalize=normalize)
+    got = log_mel(tf.constant(x), rate, cfg).numpy()
+    want = numpy_log_mel(x.astype(np.float64), rate, cfg)
+    assert got.shape == (-(-samples // frame_sizes(rate, cfg)[1]), 23)
+    np.testing.assert_allclose(got, want, atol=2e-3, rtol=1e-3)
+
+
+def test_a_clip_shorter_than_a_window_still_gives_a_frame():
+    feats = log_mel(tf.zeros([50]), 8000, FeatureConfig(normalize=False))
+    assert feats.shape == (1, 40) and np.all(np.isfinite(feats.numpy()))
+
+
+def test_resampling_keeps_the_pitch_and_the_duration():
+    t = np.arange(16000) / 16000
+    x = np.sin(2 * np.pi * 1000 * t).astype(np.float32)
+    y = resample(x, 16000, 8000)
+    assert y.dtype == np.float32 and len(y) == 8000
+    spectrum = np.abs(np.fft.rfft(y))
+    assert np.argmax(spectrum) * 8000 / len(y) == pytest.approx(1000, abs=2)
+    assert np.sqrt(np.mean(y**2)) == pytest.approx(np.sqrt(0.5), rel=0.02)
+    up = resample(y, 8000, 22050)
+    assert len(up) == 22050 and np.argmax(np.abs(np.fft.rfft(up))) == 1000
+    assert resample(x, 16000, 16000) is not None
+
+
+def test_spec_augment_masks_bands_and_spans_from_its_seed():
+    feats = tf.ones([100, 40])
+    cfg = SpecAugmentConfig(freq_masks=2, freq_width=6, time_masks=2, time_width=0.1)
+    a = spec_augment(feats, cfg, tf.constant([1, 2])).numpy()
+    b = spec_augment(feats, cfg, tf.constant([1, 2])).numpy()
+    c = spec_augment(feats, cfg, tf.constant([3, 4])).numpy()
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    zero_rows = np.all(a == 0, axis=1).sum()
+    zero_columns = np.all(a == 0, axis=0).sum()
+    assert zero_rows <= 2 * 10 and zero_columns <= 2 * 6
+    # Every zero is in a masked row or a masked column.
+    masked = np.all(a == 0, axis=1)[:, None] | np.all(a == 0, axis=0)[None, :]
+    np.testing.assert_array_equal(a == 0, masked)
+    off = SpecAugmentConfig(freq_masks=0, time_masks=0)
+    np.testing.assert_array_equal(spec_augment(feats, off, tf.constant([1, 2])), 1)
+
+
+def test_perturb_changes_speed_and_pitch_together_and_adds_noise():
+    rate, t = 8000, np.arange(8000) / 8000
+    x = tf.constant(np.sin(2 * np.pi * 500 * t), tf.float32)
+    faster = perturb(x, PerturbConfig(speed=[1.25, 1.25]), tf.constant([1, 2]))
+    faster = faster.numpy()
+    assert len(faster) == 6400
+    pitch = np.argmax(np.abs(np.fft.rfft(faster))) * rate / len(faster)
+    assert pitch == pytest.approx(625, abs=2)
+    noisy = perturb(x, PerturbConfig(snr_db=[10.0, 10.0]), tf.constant([1, 2]))
+    noise = noisy.numpy() - x.numpy()
+    assert 10 * np.log10(0.5 / np.mean(noise**2)) == pytest.approx(10, abs=0.3)
+    np.testing.assert_array_equal(perturb(x, PerturbConfig(), tf.constant([1, 2])), x)
+    ramp = np.arange(8000, dtype=np.float32)  # every sample tells its position
+    for k in range(5):
+        cfg = PerturbConfig(trim=[0.6, 0.8])
+        trimmed = perturb(tf.constant(ramp), cfg, tf.constant([k, 0])).numpy()
+        assert 0.6 * 8000 - 1 <= len(trimmed) <= 0.8 * 8000 + 1
+        start = int(trimmed[0])
+        np.testing.assert_array_equal(trimmed, ramp[start : start + len(trimmed)])
+
+
+def test_feature_config_errors_name_the_key():
+    with pytest.raises(ConfigError, match="fmax"):
+        check_features(8000, FeatureConfig(fmax=6000))
+    with pytest.raises(ConfigError, match="mel_bins"):
+        check_features(8000, FeatureConfig(mel_bins=0))
