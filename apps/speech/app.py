@@ -16,7 +16,8 @@ Two tasks (`task`):
   reports the CER, WER and string accuracy of greedy and beam decoding (the
   unsuffixed `cer`, `wer` are `decode.strategy`'s) and writes `confusion.png`: the
   words of the aligned reference and hypothesis (each digit is a word), with
-  deletions and insertions against "∅".
+  deletions and insertions against "∅" and words outside the references as
+  "other".
 
 `predict` prints one transcript (or label) per audio file. Everything inference
 needs is in the run directory.
@@ -52,6 +53,7 @@ CLASSES_FILE = "classes.json"
 ALPHABET_FILE = "alphabet.json"
 CONFUSION_FILE = "confusion.png"
 NOTHING = "∅"  # a deleted or inserted word in the CTC confusion matrix
+OTHER = "other"  # a hypothesis word that is no reference word, in that matrix
 
 # Seeds of the fixed validation and test strings, apart from the training stream.
 VALID_SEED, TEST_SEED = 1_000_003, 2_000_003

@@ -16,6 +16,7 @@ from lstmsuite.apps.speech.app import (
     ALPHABET_FILE,
     CONFUSION_FILE,
     NOTHING,
+    OTHER,
     SpeechConfig,
     examples,
     load_classes,
@@ -117,8 +118,15 @@ def evaluate(cfg: SpeechConfig, run_dir) -> dict[str, Any]:
             strings=rates["greedy"].lines,
             words=rates["greedy"].words,
         )
-        words = sorted({w for pair in pairs for text in pair for w in text.split()})
-        labels = [*words, NOTHING]
+        # Hypothesis words that are no reference word ("02": a missed space) share
+        # one column, so the matrix stays the size of the vocabulary.
+        words = sorted({w for ref, _ in pairs for w in ref.split()})
+        known = set(words)
+        pairs = [
+            (ref, " ".join(w if w in known else OTHER for w in hyp.split()))
+            for ref, hyp in pairs
+        ]
+        labels = [*words, OTHER, NOTHING]
         matrix = confusion(pairs, labels, words=True)
     result["task"] = cfg.task
     result["skipped_files"] = len(splits.info.get("skipped") or [])
