@@ -128,6 +128,7 @@ def test_installed_wheel_works_outside_the_repository(venv, tmp_path):
         "captioning",
         "handwriting",
         "music",
+        "speech",
         "translation",
     ]
 
