@@ -104,26 +104,14 @@ class SpeechConfig(Config):
 
     def validate(self, origin: str = "defaults") -> None:
         from lstmsuite.apps.speech.data import SOURCES
-        from lstmsuite.apps.speech.features import check_features
+        from lstmsuite.apps.speech.features import check_features, check_perturb
         from lstmsuite.apps.speech.strings import check_strings
 
         super().validate(origin)
         check_choice(origin, "data.source", self.data.source, SOURCES.names(), "source")
         check_features(self.data.sample_rate, self.data.features)
         check_strings(self.data.strings)
-        for key in ("trim", "speed", "snr_db"):
-            pair = getattr(self.data.perturb, key)
-            if pair is not None and (len(pair) != 2 or pair[0] > pair[1]):
-                raise ConfigError(
-                    f"{origin}: data.perturb.{key}: expected [low, high], got {pair}"
-                )
-        speed, trim = self.data.perturb.speed, self.data.perturb.trim
-        if speed is not None and speed[0] <= 0:
-            raise ConfigError(f"{origin}: data.perturb.speed: factors must be > 0")
-        if trim is not None and not 0 < trim[0] <= trim[1] <= 1:
-            raise ConfigError(
-                f"{origin}: data.perturb.trim: expected shares in (0, 1], got {trim}"
-            )
+        check_perturb(self.data.perturb, f"{origin}: data.perturb")
         if self.model.frame_stack < 1:
             raise ConfigError(
                 f"{origin}: model.frame_stack: expected at least 1, got "

@@ -87,6 +87,33 @@ def check_features(rate: int, cfg: FeatureConfig, key: str = "data.features") ->
         )
 
 
+def check_range(key: str, pair) -> None:
+    """A `[low, high]` setting (None: off) is two numbers, low <= high."""
+    from lstmsuite.pipelines.config import ConfigError
+
+    if pair is not None and (len(pair) != 2 or pair[0] > pair[1]):
+        raise ConfigError(f"{key}: expected [low, high], got {pair}")
+
+
+def check_perturb(cfg: PerturbConfig, key: str = "data.perturb") -> None:
+    from lstmsuite.pipelines.config import ConfigError
+
+    for name in ("trim", "speed", "snr_db"):
+        check_range(f"{key}.{name}", getattr(cfg, name))
+    if cfg.speed is not None and cfg.speed[0] <= 0:
+        raise ConfigError(f"{key}.speed: factors must be > 0")
+    if cfg.trim is not None and not 0 < cfg.trim[0] <= cfg.trim[1] <= 1:
+        raise ConfigError(f"{key}.trim: expected shares in (0, 1], got {cfg.trim}")
+
+
+def white_noise(shape, signal_rms, snr_db, snr_seed, noise_seed):
+    """Gaussian noise whose power is a ratio drawn from `snr_db` ([low, high] dB)
+    below a signal of RMS `signal_rms` (both seeds: (2,) stateless seeds)."""
+    snr = tf.random.stateless_uniform([], snr_seed, *snr_db)
+    noise = tf.random.stateless_normal(shape, noise_seed)
+    return noise * signal_rms / 10.0 ** (snr / 20.0)
+
+
 def mel_matrix(rate: int, cfg: FeatureConfig) -> tf.Tensor:
     """(fft_length // 2 + 1, mel_bins) filter bank."""
     _, _, fft = frame_sizes(rate, cfg)
@@ -128,31 +155,27 @@ def featurizer(rate: int, cfg: FeatureConfig):
 def spec_augment(feats: tf.Tensor, cfg: SpecAugmentConfig, seed: tf.Tensor):
     """Masks of one (frames, bins) utterance; `seed` a (2,) int stateless seed."""
     frames, bins = tf.shape(feats)[0], tf.shape(feats)[1]
-    keep = tf.ones_like(feats, dtype=tf.bool)
     seeds = tf.random.experimental.stateless_split(seed, 4)
-
-    def masks(count, width_max, size, seed_width, seed_start, axis):
-        nonlocal keep
-        if count <= 0:
-            return
-        width_max = tf.maximum(width_max, 0)
-        widths = tf.random.stateless_uniform(
-            [count], seed_width, 0, width_max + 1, dtype=tf.int32
-        )
-        room = tf.maximum(size - widths, 0) + 1
-        starts = tf.cast(
-            tf.random.stateless_uniform([count], seed_start) * tf.cast(room, "float32"),
-            tf.int32,
-        )
-        index = tf.range(size)[None, :]
-        hit = (index >= starts[:, None]) & (index < (starts + widths)[:, None])
-        hit = tf.reduce_any(hit, axis=0)
-        keep &= ~(hit[:, None] if axis == 0 else hit[None, :])
-
     time_width = tf.cast(cfg.time_width * tf.cast(frames, tf.float32), tf.int32)
-    masks(cfg.time_masks, time_width, frames, seeds[0], seeds[1], axis=0)
-    masks(cfg.freq_masks, tf.constant(cfg.freq_width), bins, seeds[2], seeds[3], 1)
-    return tf.where(keep, feats, tf.zeros_like(feats))
+    rows = _spans(cfg.time_masks, time_width, frames, seeds[0], seeds[1])
+    columns = _spans(cfg.freq_masks, cfg.freq_width, bins, seeds[2], seeds[3])
+    masked = rows[:, None] | columns[None, :]
+    return tf.where(masked, tf.zeros_like(feats), feats)
+
+
+def _spans(count: int, width_max, size, seed_width, seed_start):
+    """(size,) bool: `count` random spans of 0..width_max steps each."""
+    if count <= 0:
+        return tf.zeros([size], tf.bool)
+    width_max = tf.maximum(width_max, 0)
+    widths = tf.random.stateless_uniform(
+        [count], seed_width, 0, width_max + 1, dtype=tf.int32
+    )
+    room = tf.cast(tf.maximum(size - widths, 0) + 1, tf.float32)
+    starts = tf.cast(tf.random.stateless_uniform([count], seed_start) * room, tf.int32)
+    index = tf.range(size)[None, :]
+    hit = (index >= starts[:, None]) & (index < (starts + widths)[:, None])
+    return tf.reduce_any(hit, axis=0)
 
 
 def perturb(waveform: tf.Tensor, cfg: PerturbConfig, seed: tf.Tensor):
@@ -184,7 +207,5 @@ def perturb(waveform: tf.Tensor, cfg: PerturbConfig, seed: tf.Tensor):
         )
     if cfg.snr_db is not None:
         rms = tf.sqrt(tf.reduce_mean(tf.square(waveform)) + 1e-12)
-        snr = tf.random.stateless_uniform([], seeds[1], *cfg.snr_db)
-        noise = tf.random.stateless_normal(tf.shape(waveform), seeds[2])
-        waveform += noise * rms / 10.0 ** (snr / 20.0)
+        waveform += white_noise(tf.shape(waveform), rms, cfg.snr_db, seeds[1], seeds[2])
     return waveform

@@ -39,23 +39,19 @@ def features(ds, data_cfg, *, training: bool, seed: int, fixed: bool = True):
     perturbing = training and any(
         v is not None for v in (wave.trim, wave.speed, wave.snr_db)
     )
-    chain = []
+    to_features = stages.parallel_map(lambda audio, text: (featurize(audio), text))
     if fixed and not perturbing:
         # The features of fixed clips are the same every epoch: compute them once.
-        chain += [
-            stages.parallel_map(lambda a, t: (featurize(a), t)),
-            stages.cache(data_cfg.cache),
-        ]
+        ds = stages.apply(ds, [to_features, stages.cache(data_cfg.cache)])
     if fixed and training:
-        chain.append(stages.shuffle(data_cfg.shuffle_buffer, seed))
-    ds = stages.apply(ds, chain)
+        ds = stages.shuffle(data_cfg.shuffle_buffer, seed)(ds)
     if perturbing:
         ds = with_seeds(ds, seed + 2).map(
-            lambda example, s: (featurize(perturb(example[0], wave, s)), example[1]),
+            lambda example, s: (perturb(example[0], wave, s), example[1]),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
-    elif not fixed:
-        ds = ds.map(lambda a, t: (featurize(a), t), num_parallel_calls=-1)
+    if perturbing or not fixed:
+        ds = to_features(ds)
     augment = data_cfg.spec_augment
     if training and (augment.freq_masks or augment.time_masks):
         ds = with_seeds(ds, seed + 1).map(

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
+from lstmsuite.apps.speech.features import check_range, white_noise
+
 
 @dataclass(kw_only=True)
 class StringsConfig:
@@ -53,11 +55,7 @@ def check_strings(cfg: StringsConfig, key: str = "data.strings") -> None:
     if cfg.train_strings < 1 or cfg.eval_strings < 1:
         raise ConfigError(f"{key}: train_strings and eval_strings must be >= 1")
     for name in ("pause_ms", "gain_db", "snr_db"):
-        pair = getattr(cfg, name)
-        if pair is None and name == "snr_db":
-            continue
-        if len(pair) != 2 or pair[0] > pair[1]:
-            raise ConfigError(f"{key}.{name}: expected [low, high], got {pair}")
+        check_range(f"{key}.{name}", getattr(cfg, name))
     if cfg.pause_ms[0] < 0:
         raise ConfigError(f"{key}.pause_ms: pauses cannot be negative")
 
@@ -111,10 +109,9 @@ class StringComposer:
         values *= tf.repeat(gains, lengths)
         audio = tf.scatter_nd(target.flat_values[:, None], values, [total])
         if cfg.snr_db is not None:
+            # Against the speech alone, not the pauses.
             rms = tf.sqrt(tf.reduce_mean(tf.square(values)) + 1e-12)
-            snr = uniform([], 5, *cfg.snr_db)
-            noise = tf.random.stateless_normal([total], seeds[6])
-            audio += noise * rms / 10.0 ** (snr / 20.0)
+            audio += white_noise([total], rms, cfg.snr_db, seeds[5], seeds[6])
         text = tf.strings.reduce_join(tf.gather(self.texts, ids), separator=" ")
         return audio, text, tf.stack([begins, begins + lengths], axis=1)
 
