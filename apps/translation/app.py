@@ -123,7 +123,7 @@ def tokenizers(cfg: TranslationConfig, train_pairs, run_dir) -> tuple[Any, Any]:
     """The source and target tokenizers: loaded from RUN/tokenizer/ when a previous
     (or interrupted) run with the same settings learned them, else learned now from
     the training split and written there."""
-    from lstmsuite.apps.translation.tokenizer import Tokenizer, train_sentencepiece
+    from lstmsuite.pipelines.subwords import Tokenizer, train_sentencepiece
 
     d = cfg.data
     folder = Path(run_dir) / "tokenizer"
@@ -145,7 +145,7 @@ def encode_pairs(source_tok, target_tok, pairs):
     """Raw pairs -> ragged id tensors: source + EOS, BOS + target + EOS."""
     import tensorflow as tf
 
-    from lstmsuite.apps.translation.tokenizer import BOS, EOS
+    from lstmsuite.pipelines.subwords import BOS, EOS
 
     src = source_tok.tokenize(tf.constant(pairs.sources, tf.string))
     tgt = target_tok.tokenize(tf.constant(pairs.targets, tf.string))
@@ -296,8 +296,8 @@ def load_translator(run_dir):
 
 def make_decoder(decode: DecodeConfig, strategy: str | None = None):
     """The shared strategy the config asks for, over the decoder's logits."""
-    from lstmsuite.apps.translation.tokenizer import EOS
     from lstmsuite.pipelines.decoding import Categorical, decoder_from_config
+    from lstmsuite.pipelines.subwords import EOS
 
     distribution = Categorical(from_logits=True)
     return decoder_from_config(decode, distribution, strategy=strategy, end_id=EOS)

@@ -17,8 +17,8 @@ def attention_matrices(model, sentences):
     """[(source pieces, output pieces, weights (T, S))] for each sentence."""
     import tensorflow as tf
 
-    from lstmsuite.apps.translation.tokenizer import BOS, EOS
     from lstmsuite.pipelines.decoding import Categorical, Greedy
+    from lstmsuite.pipelines.subwords import BOS, EOS
 
     decoder = Greedy(Categorical(from_logits=True), end_id=EOS)
     out = []

@@ -30,8 +30,8 @@ import tensorflow as tf
 from keras import ops
 
 from lstmsuite.apps.translation.attention import Attention
-from lstmsuite.apps.translation.tokenizer import BOS, EOS, PAD, Tokenizer
 from lstmsuite.layers import get_layer_class
+from lstmsuite.pipelines.subwords import BOS, EOS, PAD, Tokenizer
 
 
 @keras.saving.register_keras_serializable(package="lstmsuite")

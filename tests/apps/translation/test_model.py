@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lstmsuite.apps.translation.attention import Attention
-from lstmsuite.apps.translation.tokenizer import BOS, EOS, PAD
+from lstmsuite.pipelines.subwords import BOS, EOS, PAD
 
 
 @pytest.mark.parametrize("kind", ["luong", "bahdanau"])

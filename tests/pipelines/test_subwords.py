@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from lstmsuite.apps.translation.tokenizer import (
+from lstmsuite.pipelines.subwords import (
     BOS,
     EOS,
     PAD,

@@ -1,6 +1,7 @@
-"""Subword tokenization for translation: SentencePiece, learned from the training data.
+"""Subword tokenization: SentencePiece, learned from the training data (translation,
+text generation).
 
-    python -m pytest tests/apps/translation/test_tokenizer.py
+    python -m pytest tests/pipelines/test_subwords.py
 
 `train_sentencepiece(lines, vocab_size)` learns a unigram (or BPE) model from the
 training sentences of one language and returns its serialized bytes; `Tokenizer`
@@ -35,6 +36,7 @@ def train_sentencepiece(
     lines: Iterable[str],
     vocab_size: int,
     model_type: str = "unigram",
+    keep_whitespace: bool = False,
 ) -> bytes:
     """Learns a SentencePiece model from `lines`; returns the serialized model.
 
@@ -50,6 +52,13 @@ def train_sentencepiece(
         raise ValueError("cannot learn a subword vocabulary from no text")
     # Every distinct character gets a piece, plus the reserved and the byte pieces.
     needed = len(set("".join(lines))) + 4 + 256 + 8
+    layout = {}
+    if keep_whitespace:
+        layout = dict(
+            normalization_rule_name="identity",
+            remove_extra_whitespaces=False,
+            user_defined_symbols=["\n"],
+        )
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(lines),
@@ -65,6 +74,7 @@ def train_sentencepiece(
         eos_id=EOS,
         num_threads=2,
         minloglevel=2,
+        **layout,
     )
     return model.getvalue()
 
