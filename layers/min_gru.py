@@ -188,7 +188,11 @@ def min_rnn_scan(layer, sequences, initial_state, mask, training):
     Semeniuta mask multiplies h̃.
     """
     cell = layer.cell
+    # A stateful layer passes its state variable: a tensor from here on (the
+    # compiled tail below cannot take a Keras variable as an argument).
     h0 = initial_state[0]
+    if isinstance(h0, keras.Variable):
+        h0 = h0.value
     if layer.go_backwards:
         sequences = ops.flip(sequences, axis=1)
         if mask is not None:

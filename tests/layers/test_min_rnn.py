@@ -369,3 +369,21 @@ def test_time_major_scan_equals_batch_major(form, monkeypatch):
         h = a[:, t] * h + b[:, t]
         expected[:, t] = h
     np.testing.assert_allclose(results[1][0], expected, atol=ATOL)
+
+
+@pytest.mark.parametrize("name", list(PAIRS))
+def test_stateful_in_a_compiled_function(name):
+    """A stateful layer hands its state variable to the scan: in a `tf.function`
+    (what `fit` runs) two batches equal one sequence of both (the text app trains
+    on stateful streams this way)."""
+    x = inputs(3).astype("float32")
+    stateful = make_layer(name, stateful=True)
+    call = stateful
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        call = tf.function(stateful.__call__)
+    first = to_numpy(call(x[:, :3])[0])
+    second = to_numpy(call(x[:, 3:])[0])
+    whole = to_numpy(make_layer(name)(x)[0])
+    np.testing.assert_allclose(np.concatenate([first, second], 1), whole, atol=ATOL)
