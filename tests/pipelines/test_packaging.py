@@ -129,8 +129,19 @@ def test_installed_wheel_works_outside_the_repository(venv, tmp_path):
         "handwriting",
         "music",
         "speech",
+        "text",
         "translation",
     ]
+    # The text app's embedded corpus is package data of the wheel.
+    chars = run_in(
+        venv,
+        empty,
+        "python",
+        "-c",
+        "from lstmsuite.apps.text.data import load_shakespeare; "
+        "print(sum(map(len, load_shakespeare().values())))",
+    ).stdout
+    assert chars.split() == ["1115394"]
 
     # The demo with its shipped config (a handful of chorales, to stay quick).
     demo = run_in(
