@@ -12,7 +12,9 @@ budget, each run evaluated, and the results written side by side:
 
 Every cell's config is checked before the first training starts, so a typo in the
 fifth cell's name fails at once. A study killed half-way resumes where it was: the
-runner resumes a killed cell's run and skips a finished one, and each cell's
+runner resumes a killed cell's run and skips a finished one (one that used its
+`training.max_minutes` is evaluated, not given a second budget; delete its folder
+to train it anew), and each cell's
 timing is kept in its run directory (`study_timing.json`), so the table of a
 resumed study still says how long each cell took. A cell whose training diverges
 gets its row (status "diverged") and the study goes on.
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from lstmsuite.pipelines.config import load_config
-from lstmsuite.pipelines.contract import RunDir, write_json, write_text
+from lstmsuite.pipelines.contract import RunDir, read_json, write_json, write_text
 from lstmsuite.pipelines.training import TrainingDivergedError
 from lstmsuite.pipelines.training import _is_number as is_number
 
@@ -92,13 +94,20 @@ def study(
         run_dir = study_dir / cell
         print(f"study: {cell} -> {run_dir}", flush=True)
         start = time.perf_counter()
-        before = RunDir(run_dir).read_state().get("epoch", 0)
-        try:
-            summary = app.train(cfg, run_dir)
-        except TrainingDivergedError as error:
-            print(f"study: {cell} diverged: {error}", flush=True)
-            rows.append({"cell": cell, "status": "diverged"})
-            continue
+        state = RunDir(run_dir).read_state()
+        before = state.get("epoch", 0)
+        if state.get("finished") == "time_budget":
+            # Not trained again: the runner would resume it for a second
+            # budget, and the cells' budgets would differ.
+            print(f"study: {cell} used its time budget before", flush=True)
+            summary = read_json(RunDir(run_dir).metrics)
+        else:
+            try:
+                summary = app.train(cfg, run_dir)
+            except TrainingDivergedError as error:
+                print(f"study: {cell} diverged: {error}", flush=True)
+                rows.append({"cell": cell, "status": "diverged"})
+                continue
         timing = _timing(run_dir, summary, before, time.perf_counter() - start)
         scores = app.evaluate(cfg, run_dir)
         row = {

@@ -93,3 +93,17 @@ def test_a_cell_resumed_from_an_untimed_run_times_only_its_own_epochs(tmp_path):
     assert row["epochs"] == 2
     assert json.loads((tmp_path / "lstm" / TIMING_FILE).read_text())["epochs"] == 1
     assert row["s_per_epoch"] == pytest.approx(row["train_seconds"], rel=0.01)
+
+
+def test_a_cell_out_of_its_time_budget_is_not_trained_again(tmp_path):
+    """A run stopped by `training.max_minutes` would resume for a second budget
+    if trained again; the study evaluates it as it is, so that every cell had one
+    budget."""
+    app = get_app("toy")
+    sets = [*SETS, "training.epochs=50", "training.max_minutes=0.0001"]
+    first = study(app, "toy", None, sets, ["lstm"], tmp_path)
+    assert first[0]["status"] == "time_budget" and first[0]["epochs"] == 1
+    again = study(app, "toy", None, sets, ["lstm"], tmp_path)
+    assert again[0]["epochs"] == 1 and again[0]["status"] == "time_budget"
+    with open(tmp_path / "lstm" / "history.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == 1
