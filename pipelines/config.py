@@ -254,14 +254,19 @@ def check_choice(origin: str, key: str, value: Any, choices, kind: str) -> None:
         raise ConfigError(f"{origin}: {key}: {message}")
 
 
+def require(cfg: Any, origin: str, ok: bool, key: str, what: str) -> None:
+    """A ConfigError naming `key`, what it should be and its value, unless `ok`."""
+    if not ok:
+        value = get_value(cfg, key)
+        raise ConfigError(f"{origin}: {key}: expected {what}, got {value!r}")
+
+
 def check_ranges(cfg: Any, origin: str) -> None:
     """Numbers that would fail later, deep inside Keras, under a Keras name."""
     import math
 
     def need(ok: bool, key: str, what: str) -> None:
-        if not ok:
-            value = get_value(cfg, key)
-            raise ConfigError(f"{origin}: {key}: expected {what}, got {value!r}")
+        require(cfg, origin, ok, key, what)
 
     t, m, d = cfg.training, cfg.model, cfg.data
     rate = t.learning_rate

@@ -33,6 +33,7 @@ from lstmsuite.pipelines.config import (
     DataConfig,
     ModelConfig,
     check_choice,
+    require,
 )
 from lstmsuite.pipelines.contract import App, RunDir, write_text
 
@@ -93,28 +94,21 @@ class TextConfig(Config):
         check_choice(origin, "data.source", self.data.source, SOURCES.names(), "source")
         d, m, g = self.data, self.model, self.generate
 
-        def need(ok: bool, key: str, value, what: str) -> None:
-            if not ok:
-                raise ConfigError(f"{origin}: {key}: expected {what}, got {value!r}")
+        def need(ok: bool, key: str, what: str) -> None:
+            require(self, origin, ok, key, what)
 
-        need(d.window >= 2, "data.window", d.window, "at least 2")
-        need(d.eval_streams >= 1, "data.eval_streams", d.eval_streams, "at least 1")
-        need(d.eval_window >= 1, "data.eval_window", d.eval_window, "at least 1")
-        need(d.vocab_size >= 300, "data.vocab_size", d.vocab_size, "at least 300")
-        need(m.embedding_dim >= 1, "model.embedding_dim", m.embedding_dim, ">= 1")
-        need(
-            0 <= m.output_dropout < 1,
-            "model.output_dropout",
-            m.output_dropout,
-            "a rate in [0, 1)",
-        )
-        need(g.length >= 1, "generate.length", g.length, "at least 1")
-        need(g.samples >= 1, "generate.samples", g.samples, "at least 1")
+        need(d.window >= 2, "data.window", "at least 2")
+        need(d.eval_streams >= 1, "data.eval_streams", "at least 1")
+        need(d.eval_window >= 1, "data.eval_window", "at least 1")
+        need(d.vocab_size >= 300, "data.vocab_size", "at least 300")
+        need(m.embedding_dim >= 1, "model.embedding_dim", ">= 1")
+        need(0 <= m.output_dropout < 1, "model.output_dropout", "a rate in [0, 1)")
+        need(g.length >= 1, "generate.length", "at least 1")
+        need(g.samples >= 1, "generate.samples", "at least 1")
         if m.kind == "transformer":
             need(
                 m.units % m.num_heads == 0,
                 "model.num_heads",
-                m.num_heads,
                 f"a divisor of model.units ({m.units})",
             )
             if d.windows == "stateful":
@@ -334,9 +328,6 @@ def generate(cfg: TextConfig, run_dir):
     started = time.perf_counter()
     decoded = stream.decode(decoder, prompt, g.length, g.loop)
     seconds = time.perf_counter() - started
-    texts = [
-        g.prompt + tokenizer.decode(row) if g.prompt else tokenizer.decode(row)
-        for row in decoded.sequences
-    ]
-    generated = sum(len(tokenizer.decode(row)) for row in decoded.sequences)
-    return texts, seconds, generated
+    continuations = [tokenizer.decode(row) for row in decoded.sequences]
+    texts = [g.prompt + text for text in continuations]
+    return texts, seconds, sum(map(len, continuations))

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-tf = pytest.importorskip("tensorflow")
-
-from lstmsuite.pipelines import decoding  # noqa: E402
-from lstmsuite.pipelines.graph_decoding import (  # noqa: E402
+from lstmsuite.pipelines import decoding
+from lstmsuite.pipelines.graph_decoding import (
     GraphDecoding,
     supports,
     truncated_log_probs,
