@@ -253,31 +253,8 @@ def digits_glyphs() -> tuple[np.ndarray, np.ndarray]:
 
 
 def mnist_glyphs(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """`{"train": (x_train, y_train), "test": (x_test, y_test)}` from mnist.npz.
+    """`{"train": (x_train, y_train), "test": (x_test, y_test)}` from mnist.npz
+    (`lstmsuite.pipelines.mnist.read_mnist`: no pickles, shapes checked)."""
+    from lstmsuite.pipelines.mnist import read_mnist
 
-    Read with `allow_pickle=False`: an .npz can hold pickled objects, and this one
-    must not run any code.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file (expected mnist.npz)")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-    except KeyError as e:
-        raise ValueError(f"{path}: not an MNIST archive, missing array {e}") from None
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: cannot read as a NumPy .npz archive ({e})") from None
-    for split in ("train", "test"):
-        x = arrays[f"x_{split}"]
-        if x.ndim != 3 or x.shape[1:] != (GLYPH, GLYPH):
-            raise ValueError(
-                f"{path}: x_{split} has shape {x.shape}, expected (N, 28, 28)"
-            )
-    return {
-        split: (
-            arrays[f"x_{split}"].astype(np.uint8),
-            arrays[f"y_{split}"].astype(np.int64),
-        )
-        for split in ("train", "test")
-    }
+    return read_mnist(path)
