@@ -122,6 +122,13 @@ class App:
         """One prediction (a transcription, a translation) per input."""
         raise NotImplementedError(f"{type(self).__name__} does not predict")
 
+    def study_report(self, configs: dict[str, Any], study_dir: Any) -> list[str]:
+        """Figures across the cells of a `lstmsuite study` (each cell's run is
+        `study_dir/<cell>`, trained with `configs[cell]`), written into
+        `study_dir`; returns their paths. None by default: the study's table and
+        bar chart are the same for every app."""
+        return []
+
 
 @dataclass
 class Datasets:

@@ -9,6 +9,8 @@ budget, each run evaluated, and the results written side by side:
                              per epoch, then every score `evaluate` returns
     STUDY_DIR/study.md       the same table in Markdown
     STUDY_DIR/study.png      the chosen metric per cell, as bars
+    STUDY_DIR/...            what the app draws across cells (`App.study_report`;
+                             the long-range lab: every cell's gradient flow)
 
 Every cell's config is checked before the first training starts, so a typo in the
 fifth cell's name fails at once. A study killed half-way resumes where it was: the
@@ -121,6 +123,9 @@ def study(
         rows.append(row)
         print(json.dumps(row), flush=True)
     write_tables(rows, study_dir, metric)
+    trained = {row["cell"]: configs[row["cell"]] for row in rows if "params" in row}
+    for path in app.study_report(trained, study_dir) if trained else []:
+        print(f"study: {path}", flush=True)
     return rows
 
 

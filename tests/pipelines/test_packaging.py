@@ -127,6 +127,7 @@ def test_installed_wheel_works_outside_the_repository(venv, tmp_path):
     assert [line.split()[0] for line in listing.splitlines()] == [
         "captioning",
         "handwriting",
+        "long_range",
         "music",
         "speech",
         "text",

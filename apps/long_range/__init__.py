@@ -1,0 +1,1 @@
+"""The long-range dependency lab: why the LSTM exists, measured and drawn."""
