@@ -47,8 +47,10 @@ def gates_plot(gates: dict[str, np.ndarray], example, out: Path, title: str) -> 
     grid = fig.add_gridspec(5, 1, height_ratios=[0.5, 2, 2, 2, 2])
     ax = fig.add_subplot(grid[0])
     strip = example[None, :] if example.ndim == 1 else example.T  # (features, T)
-    ax.imshow(strip.astype(float), aspect="auto", cmap="viridis",
-              interpolation="nearest")  # fmt: skip
+    image = ax.imshow(strip.astype(float), aspect="auto", cmap="viridis",
+                      interpolation="nearest")  # fmt: skip
+    # Every panel has a colour bar, so that all five share one time axis.
+    fig.colorbar(image, ax=ax, pad=0.01)
     ax.set_yticks([])
     ax.set_ylabel("input")
     ax.set_title(f"{title}: one example's inputs, LSTM gates and cell state")
