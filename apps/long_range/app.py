@@ -105,10 +105,14 @@ class LongRangeConfig(Config):
             "increasing lengths, at least two (bucket edges)",
         )
         if d.source == "parity":
-            need(edges[0] >= d.length, "data.test_buckets", "edges from data.length")
-        if d.source in IMAGE_SOURCES:
-            need(d.max_length is None, "data.max_length", "unset (images)")
-        else:
+            need(
+                edges[0] >= d.length,
+                "data.test_buckets",
+                f"a first edge of at least data.length ({d.length}, the longest "
+                "training string)",
+            )
+        need(d.max_length is None, "data.max_length", "unset (see data.length)")
+        if d.source not in IMAGE_SOURCES:
             need(d.path is None, "data.path", f"unset ({d.source} is generated)")
             # Checks the task's own arguments (data.options) and length now.
             from lstmsuite.apps.long_range.data import generated_task
