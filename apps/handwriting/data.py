@@ -61,8 +61,8 @@ from lstmsuite.apps.handwriting.synth import (
     LineStyle,
     SyntheticLines,
     digits_glyphs,
-    mnist_glyphs,
 )
+from lstmsuite.pipelines.mnist import read_mnist
 from lstmsuite.pipelines.registry import Registry
 from lstmsuite.pipelines.sources import (
     SPLITS,
@@ -256,7 +256,7 @@ def mnist_lines(
 ) -> LineSplits:
     """Digit lines from mnist.npz: train/valid from x_train, test from x_test."""
     require_path(path, "mnist_lines", "e.g. ../shared/data/mnist/mnist.npz")
-    banks = mnist_glyphs(path)
+    banks = read_mnist(path)
     x_train, y_train = banks["train"]
     cut = len(x_train) - valid_images
     if not 0 < cut < len(x_train):

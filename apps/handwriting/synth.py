@@ -12,16 +12,16 @@ then noise is added. Everything is a TensorFlow op on a per-line seed, so:
 - validation and test lines use each glyph of their bank exactly once, in a seeded
   order, with seeds fixed per line: the same lines on every run.
 
-`digits_glyphs` turns scikit-learn's 8x8 digits into 28x28 glyphs and `mnist_glyphs`
-reads `mnist.npz`; the `digits_lines` and `mnist_lines` data sources (data.py) split
-the banks and hand them to `SyntheticLines`.
+`digits_glyphs` turns scikit-learn's 8x8 digits into 28x28 glyphs and
+`lstmsuite.pipelines.mnist.read_mnist` reads `mnist.npz`; the `digits_lines` and
+`mnist_lines` data sources (data.py) split the banks and hand them to
+`SyntheticLines`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -250,11 +250,3 @@ def digits_glyphs() -> tuple[np.ndarray, np.ndarray]:
     glyphs = np.zeros((len(box), GLYPH, GLYPH), np.float32)
     glyphs[:, 4:24, 4:24] = box
     return (np.clip(glyphs, 0, 1) * 255).round().astype(np.uint8), digits.target
-
-
-def mnist_glyphs(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """`{"train": (x_train, y_train), "test": (x_test, y_test)}` from mnist.npz
-    (`lstmsuite.pipelines.mnist.read_mnist`: no pickles, shapes checked)."""
-    from lstmsuite.pipelines.mnist import read_mnist
-
-    return read_mnist(path)

@@ -264,7 +264,8 @@ def test_midi_dir_ignores_drums(tmp_path):
 
 
 def test_score_to_roll_follows_the_quarter_note_grid(tmp_path):
-    music21 = pytest.importorskip("music21")
+    import music21
+
     stream, note, chord = music21.stream, music21.note, music21.chord
     soprano, bass = stream.Part(), stream.Part()
     soprano.append(note.Note("E5", quarterLength=2.0))  # frames 0-1
@@ -297,7 +298,6 @@ def test_squeeze_silence_trims_ends_and_shortens_long_rests():
 
 
 def test_music21_bach_small_parse_split_and_cache(tmp_path, monkeypatch):
-    pytest.importorskip("music21")
     monkeypatch.setenv("LSTMSUITE_CACHE", str(tmp_path / "cache"))
     load = SOURCES.get("music21_bach")
 
@@ -339,7 +339,6 @@ def test_music21_bach_small_parse_split_and_cache(tmp_path, monkeypatch):
 
 
 def test_music21_bach_skips_and_counts_a_score_that_fails(tmp_path, monkeypatch):
-    pytest.importorskip("music21")
     import lstmsuite.apps.music.data as data
 
     parse = data.score_to_roll
@@ -359,7 +358,6 @@ def test_music21_bach_skips_and_counts_a_score_that_fails(tmp_path, monkeypatch)
 
 
 def test_music21_bach_path_overrides_the_cache_folder(tmp_path):
-    pytest.importorskip("music21")
     data = SOURCES.get("music21_bach")(tmp_path / "here", limit=1, verbose=False)
     assert sum(data.info["pieces"].values()) == 1
     assert Path(data.info["cache"]).parent == tmp_path / "here"
