@@ -310,12 +310,15 @@ def loss_per_example(cfg: LongRangeConfig):
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
 
 
-def gradient_flow(cfg: LongRangeConfig, run_dir) -> dict[str, list[float]]:
+def gradient_flow(cfg: LongRangeConfig, run_dir, batch=None) -> dict[str, list[float]]:
     """`{"trained": [...], "untrained": [...]}`: ||dL/ds_t|| per step, of the
     run's model and of the same model at initialization (same seed), kept in
-    RUN/figures/gradient_flow.json (recomputed when the model is newer)."""
+    RUN/figures/gradient_flow.json (recomputed when the model is newer).
+    `batch`: the probe batch, where the caller already has it."""
     import keras
 
+    from lstmsuite.apps.long_range.data import IMAGE_SOURCES, task_spec
+    from lstmsuite.apps.long_range.model import build_model
     from lstmsuite.apps.long_range.probes import state_gradient_norms
 
     run = RunDir(run_dir)
@@ -325,18 +328,13 @@ def gradient_flow(cfg: LongRangeConfig, run_dir) -> dict[str, list[float]]:
         record = read_json(saved)
         if record.get("examples") == cfg.generate.examples:
             return {k: record[k] for k in ("trained", "untrained")}
-    x, y = probe_batch(cfg, run_dir)
+    x, y = batch if batch is not None else probe_batch(cfg, run_dir)
     loss = loss_per_example(cfg)
-    trained = run.load_model()
     keras.utils.set_random_seed(cfg.seed)
-    app = LongRangeApp()
-    from lstmsuite.apps.long_range.data import task_spec
-
-    pixels = int(x.shape[1]) if cfg.data.source in ("smnist", "pmnist") else None
-    spec = Datasets(None, info=task_spec(cfg.data, pixels))
-    untrained = app.build_model(cfg, spec)
+    pixels = int(x.shape[1]) if cfg.data.source in IMAGE_SOURCES else None
+    untrained = build_model(cfg.model, task_spec(cfg.data, pixels), seed=cfg.seed)
     curves = {
-        "trained": state_gradient_norms(trained, x, y, loss).tolist(),
+        "trained": state_gradient_norms(run.load_model(), x, y, loss).tolist(),
         "untrained": state_gradient_norms(untrained, x, y, loss).tolist(),
     }
     write_json(saved, {"examples": cfg.generate.examples, **curves})
@@ -351,7 +349,9 @@ def figures(cfg: LongRangeConfig, run_dir, output: Path | None) -> list[str]:
 
     folder = output or Path(run_dir) / FIGURES_DIR
     title = task_title(cfg)
-    curves = gradient_flow(cfg, run_dir)
+    # The gates need the probe batch too: read the test data once for both.
+    batch = probe_batch(cfg, run_dir) if cfg.model.cell == "lstm" else None
+    curves = gradient_flow(cfg, run_dir, batch)
     paths = [
         gradient_flow_plot(
             {cfg.model.cell: curves}, folder / "gradient_flow.png", title
@@ -364,8 +364,8 @@ def figures(cfg: LongRangeConfig, run_dir, output: Path | None) -> list[str]:
         f"||dL/ds_t|| of the trained {cfg.model.cell}: {first:.3g} at the first "
         f"step, {last:.3g} at the last (ratio {ratio:.3g})"
     )
-    if cfg.model.cell == "lstm":
-        x, _ = probe_batch(cfg, run_dir)
+    if batch is not None:
+        x = batch[0]
         gates = lstm_gates(RunDir(run_dir).load_model(), x[:1])
         paths.append(gates_plot(gates, x[0], folder / "gates.png", title))
     else:
