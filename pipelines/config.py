@@ -82,7 +82,10 @@ class TrainingConfig:
     lr_schedule: Literal["constant", "cosine"] = "constant"
     weight_decay: float = 0.0  # adamw only
     clipnorm: float | None = 1.0
-    monitor: str = "val_loss"  # the metric that picks the best checkpoint
+    # The metric that picks the best checkpoint, or "last": best.keras is the last
+    # epoch's model (for a validation split that does not predict the test split,
+    # such as speech's held-out speakers).
+    monitor: str = "val_loss"
     early_stopping_patience: int = 0  # epochs without improvement; 0 turns it off
     steps_per_epoch: int | None = None  # None: one pass over the training data
     validation_steps: int | None = None
@@ -279,6 +282,13 @@ def check_ranges(cfg: Any, origin: str) -> None:
         need(0 <= getattr(m, key) < 1, f"model.{key}", "a rate in [0, 1)")
     if t.max_minutes is not None:
         need(t.max_minutes > 0, "training.max_minutes", "a number > 0 (or null)")
+    need(t.early_stopping_patience >= 0, "training.early_stopping_patience", ">= 0")
+    if t.monitor == "last":
+        need(
+            t.early_stopping_patience == 0,
+            "training.early_stopping_patience",
+            "0 with training.monitor: last (the last epoch is always the best)",
+        )
     from lstmsuite.pipelines.decoding import DecodeConfig
 
     # Every decode section (`decode`, music's `generate`), by its own name.

@@ -252,11 +252,9 @@ class Checkpointer(keras.callbacks.Callback):
         super().__init__()
         self.run, self.guard = run, guard
         self.monitor, self.patience = monitor, patience
-        self.mode = (
-            "max"
-            if any(k in monitor for k in ("acc", "f1", "bleu", "precision", "recall"))
-            else "min"
-        )
+        # "last": the epoch number is the value, so every epoch improves.
+        higher = ("acc", "f1", "bleu", "precision", "recall", "last")
+        self.mode = "max" if any(k in monitor for k in higher) else "min"
         self.state: dict[str, Any] = {}
         self.stopped_early = False
 
@@ -275,8 +273,19 @@ class Checkpointer(keras.callbacks.Callback):
         logs = logs or {}
         self.run.checkpoints.mkdir(parents=True, exist_ok=True)
         _atomic_save(self.model, self.run.last)
-        value = logs.get(self.monitor, logs.get(self.monitor.removeprefix("val_")))
-        if value is not None and self.improved(float(value)):
+        if self.monitor == "last":
+            value = epoch + 1
+        else:
+            value = logs.get(self.monitor, logs.get(self.monitor.removeprefix("val_")))
+        if value is None:
+            # Otherwise no best.keras would ever be written and evaluate would
+            # fail after the whole training; last.keras of this epoch is saved.
+            known = sorted(k for k, v in logs.items() if _is_number(v))
+            raise ConfigError(
+                f"training.monitor: {self.monitor!r} is not a metric of this "
+                f"model; expected one of {known} or 'last'"
+            )
+        if self.improved(float(value)):
             _atomic_save(self.model, self.run.best)
             self.state.update(best=float(value), best_epoch=epoch + 1)
         self.state.update(

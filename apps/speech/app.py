@@ -284,7 +284,7 @@ class SpeechApp(App):
         labels = data.info["labels"]
         classes = len(labels) if cfg.task == "classify" else labels.num_classes
         return build_model(
-            cfg.model, cfg.task, cfg.data.features.mel_bins, classes, seed=cfg.seed
+            cfg.model, cfg.task, cfg.data.features.dim, classes, seed=cfg.seed
         )
 
     def compile_args(self, cfg: SpeechConfig) -> dict[str, Any]:

@@ -6,9 +6,10 @@
 clip of n samples gives ceil(n / hop) frames), a periodic Hann window, the power
 spectrum |STFT|^2 over `fft_length` = the next power of two, `mel_bins` triangular
 filters between `fmin` and `fmax` on the HTK mel scale (`tf.signal.
-linear_to_mel_weight_matrix`), then log(mel + 1e-6). With `normalize` (off by
-default, see the field), each mel bin is standardized over the utterance's frames
-(per-utterance mean and variance normalization).
+linear_to_mel_weight_matrix`), then log(mel + 1e-6); with `cepstra`, the first
+coefficients of its DCT instead (MFCCs, `tf.signal.mfccs_from_log_mel_spectrograms`).
+With `normalize` (off by default, see the field), each feature is standardized over
+the utterance's frames (per-utterance mean and variance normalization).
 
 `perturb` (training only, on the waveform): trimming (a random share `trim` of
 the clip is kept, the rest cut from its start and end: endpointing that clips a
@@ -44,6 +45,16 @@ class FeatureConfig:
     # with it, 99.0% without), since it erases how loud and how long each band is
     # against the others, which tells short and clipped words apart.
     normalize: bool = False
+    # Keep the first `cepstra` coefficients of the DCT of the log-mel frame (MFCCs,
+    # Davis and Mermelstein 1980) instead of the log-mel bins; 0: log-mel. The low
+    # coefficients are the spectral envelope (the vocal tract: what was said); the
+    # high ones the pitch harmonics (who said it).
+    cepstra: int = 0
+
+    @property
+    def dim(self) -> int:
+        """Width of a feature frame."""
+        return self.cepstra or self.mel_bins
 
 
 @dataclass(kw_only=True)
@@ -80,6 +91,11 @@ def check_features(rate: int, cfg: FeatureConfig, key: str = "data.features") ->
         raise ConfigError(f"{key}: frame_ms and hop_ms must be > 0")
     if cfg.mel_bins < 1:
         raise ConfigError(f"{key}.mel_bins: expected at least 1, got {cfg.mel_bins}")
+    if not 0 <= cfg.cepstra <= cfg.mel_bins:
+        raise ConfigError(
+            f"{key}.cepstra: expected 0 (log-mel) to mel_bins ({cfg.mel_bins}), "
+            f"got {cfg.cepstra}"
+        )
     if not 0 <= cfg.fmin < fmax <= nyquist:
         raise ConfigError(
             f"{key}: expected 0 <= fmin < fmax <= {nyquist:g} (half of "
@@ -140,6 +156,8 @@ def log_mel(waveform: tf.Tensor, rate: int, cfg: FeatureConfig, mel=None):
     )
     power = tf.math.square(tf.abs(stft))
     feats = tf.math.log(tf.matmul(power, mel) + LOG_FLOOR)
+    if cfg.cepstra:
+        feats = tf.signal.mfccs_from_log_mel_spectrograms(feats)[:, : cfg.cepstra]
     if cfg.normalize:
         mean, variance = tf.nn.moments(feats, axes=[0], keepdims=True)
         feats = (feats - mean) * tf.math.rsqrt(variance + 1e-5)

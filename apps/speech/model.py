@@ -2,7 +2,8 @@
 
     lstmsuite train speech --config configs/speech/digits.yaml --set model.cell=gru
 
-inputs: features (B, T, mel_bins) and length (B,), each utterance's real frames.
+inputs: features (B, T, feature_dim: mel bins or cepstra) and length (B,), each
+utterance's real frames.
 
     features -> FrameStack(k): k consecutive frames side by side (T / k steps)
              -> Dense(feature_units, relu) -> dropout
@@ -55,10 +56,10 @@ class FrameStack(keras.layers.Layer):
         return {**super().get_config(), "k": self.k}
 
 
-def build_model(model_cfg, task: str, mel_bins: int, num_classes: int, seed=0):
+def build_model(model_cfg, task: str, feature_dim: int, num_classes: int, seed=0):
     """A functional model {"features", "length"} -> class probabilities (classify)
     or per-frame log-probabilities (ctc)."""
-    feats = keras.Input((None, mel_bins), name="features")
+    feats = keras.Input((None, feature_dim), name="features")
     length = keras.Input((), dtype="int32", name="length")
     x = FrameStack(model_cfg.frame_stack, name="frame_stack")(feats)
     if model_cfg.feature_units:

@@ -295,13 +295,35 @@ def test_a_damaged_best_checkpoint_falls_back_to_the_last(tmp_path):
         ("training.epochs=-2", "training.epochs: expected at least 1"),
         ("model.units=0", "model.units: expected at least 1"),
         ("model.dropout=1.5", r"model.dropout: expected a rate in \[0, 1\)"),
+        (
+            ["training.monitor=last", "training.early_stopping_patience=2"],
+            "early_stopping_patience: expected 0 with training.monitor: last",
+        ),
     ],
 )
 def test_values_that_would_fail_deep_inside_keras_are_refused_at_load(
     override, message
 ):
+    overrides = override if isinstance(override, list) else [override]
     with pytest.raises(ConfigError, match=message):
-        toy(override)
+        toy(*overrides)
+
+
+def test_monitor_last_keeps_the_last_epoch_as_best(tmp_path):
+    app, cfg = toy("training.epochs=3", "training.monitor=last")
+    summary = app.train(cfg, tmp_path)
+    assert summary["best_epoch"] == 3 and summary["best"] == 3
+    run = RunDir(tmp_path)
+    best, last = run.load_model(run.best), run.load_model(run.last)
+    for b, w in zip(best.get_weights(), last.get_weights(), strict=True):
+        np.testing.assert_array_equal(b, w)
+
+
+def test_a_monitor_the_model_does_not_log_is_named_after_the_first_epoch(tmp_path):
+    app, cfg = toy("training.epochs=3", "training.monitor=val_acuracy")
+    with pytest.raises(ConfigError, match="training.monitor: 'val_acuracy' is not"):
+        app.train(cfg, tmp_path)
+    assert RunDir(tmp_path).read_state().get("epoch") is None
 
 
 def test_an_empty_config_file_and_another_apps_run_are_named(tmp_path, capsys):

@@ -14,6 +14,7 @@ from lstmsuite.apps.speech.app import SpeechConfig
 from lstmsuite.apps.speech.evaluate import confusion
 from lstmsuite.pipelines.cli import main
 from lstmsuite.pipelines.config import load_config
+from lstmsuite.pipelines.contract import RunDir
 from tests.apps.speech.fixtures import write_wav
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -23,6 +24,8 @@ QUIET = ["--set", "runtime.verbose=0"]
 CTC = [
     "--set", "task=ctc", "--set", "data.strings.train_strings=48",
     "--set", "data.strings.eval_strings=8", "--set", "data.strings.max_digits=3",
+    # MFCCs here (log-mel in the classify run): 8 coefficients of the 16 mel bins.
+    "--set", "data.features.cepstra=8",
 ]  # fmt: skip
 
 
@@ -69,6 +72,8 @@ def test_tiny_run_trains_resumes_evaluates_and_predicts(task, tmp_path, capsys):
         assert scores["strings"] == 8 and scores["words"] >= 8
         assert (tmp_path / "run" / "alphabet.json").exists()
     assert Path(scores["confusion_png"]).stat().st_size > 0
+    model = RunDir(tmp_path / "run").load_model()
+    assert model.input["features"].shape[-1] == (8 if task == "ctc" else 16)
 
     files = tone_files(tmp_path)
     assert main(["predict", "speech", *run, *files]) == 0

@@ -44,22 +44,29 @@ def numpy_log_mel(x, rate, cfg: FeatureConfig):
     )
     weights[0] = 0  # the DC bin belongs to no filter
     feats = np.log(power @ weights + 1e-6)
+    if cfg.cepstra:
+        # DCT-II, orthonormal, over the mel bins: the MFCCs.
+        n = cfg.mel_bins
+        k, j = np.arange(cfg.cepstra)[:, None], np.arange(n)[None, :]
+        dct = np.cos(np.pi * k * (2 * j + 1) / (2 * n)) * np.sqrt(2 / n)
+        dct[0] /= np.sqrt(2)
+        feats = feats @ dct.T
     if cfg.normalize:
         feats = (feats - feats.mean(0)) / np.sqrt(feats.var(0) + 1e-5)
     return feats
 
 
-@pytest.mark.parametrize("normalize", [False, True])
+@pytest.mark.parametrize("normalize,cepstra", [(False, 0), (True, 0), (True, 13)])
 @pytest.mark.parametrize("rate,samples", [(8000, 3001), (16000, 4000)])
-def test_log_mel_matches_numpy(rate, samples, normalize):
+def test_log_mel_matches_numpy(rate, samples, normalize, cepstra):
     rng = np.random.default_rng(0)
     x = (rng.normal(0, 0.1, samples) + np.sin(np.arange(samples) * 0.3)).astype(
         np.float32
     )
-    cfg = FeatureConfig(mel_bins=23, fmin=40.0, normalize=normalize)
+    cfg = FeatureConfig(mel_bins=23, fmin=40.0, normalize=normalize, cepstra=cepstra)
     got = log_mel(tf.constant(x), rate, cfg).numpy()
     want = numpy_log_mel(x.astype(np.float64), rate, cfg)
-    assert got.shape == (-(-samples // frame_sizes(rate, cfg)[1]), 23)
+    assert got.shape == (-(-samples // frame_sizes(rate, cfg)[1]), cfg.dim)
     np.testing.assert_allclose(got, want, atol=2e-3, rtol=1e-3)
 
 
@@ -125,3 +132,5 @@ def test_feature_config_errors_name_the_key():
         check_features(8000, FeatureConfig(fmax=6000))
     with pytest.raises(ConfigError, match="mel_bins"):
         check_features(8000, FeatureConfig(mel_bins=0))
+    with pytest.raises(ConfigError, match=r"cepstra: expected 0 \(log-mel\) to"):
+        check_features(8000, FeatureConfig(mel_bins=20, cepstra=21))

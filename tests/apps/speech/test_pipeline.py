@@ -68,7 +68,7 @@ def test_output_does_not_depend_on_batch_padding(task, bidirectional):
         units=8, num_layers=2, feature_units=8, frame_stack=2,
         bidirectional=bidirectional,
     )  # fmt: skip
-    model = build_model(cfg, task, mel_bins=5, num_classes=4, seed=3)
+    model = build_model(cfg, task, feature_dim=5, num_classes=4, seed=3)
     rng = np.random.default_rng(0)
     short, long = rng.normal(size=(7, 5)), rng.normal(size=(12, 5))
     padded = np.zeros((2, 12, 5), "float32")
