@@ -252,9 +252,12 @@ class Checkpointer(keras.callbacks.Callback):
         super().__init__()
         self.run, self.guard = run, guard
         self.monitor, self.patience = monitor, patience
-        # "last": the epoch number is the value, so every epoch improves.
-        higher = ("acc", "f1", "bleu", "precision", "recall", "last")
-        self.mode = "max" if any(k in monitor for k in higher) else "min"
+        # "last": the epoch number is the value (higher is better), so every
+        # epoch improves. A substring test would also catch a metric named "*last*".
+        higher = ("acc", "f1", "bleu", "precision", "recall")
+        self.mode = (
+            "max" if monitor == "last" or any(k in monitor for k in higher) else "min"
+        )
         self.state: dict[str, Any] = {}
         self.stopped_early = False
 
