@@ -1,5 +1,6 @@
 """The CTC pieces every recognizer shares: the loss, the log-softmax that ends a
-mask, and the frame mask from per-example lengths.
+mask, the frame mask from per-example lengths, and the zeroing of padded steps
+between convolutions.
 
     log_probs = LogSoftmax()(Dense(alphabet.num_classes)(frames))    # (B, T, V)
     model.compile(loss=CTCLoss())   # targets: [frames, label_1, ..., label_n, 0...]
@@ -39,6 +40,46 @@ class LengthMask(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "stride": self.stride}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ZeroBeyondLength(keras.layers.Layer):
+    """(features, lengths (B,)) -> the features with every step along `axis` at or
+    beyond `ceil(length / stride)` set to zero.
+
+    A convolution over time reads its neighbours: zeroing the padded steps after
+    each convolution makes them look exactly like the zeros of "same" padding, so
+    a batch's padding never changes a real step's features."""
+
+    def __init__(self, stride: int = 1, axis: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        if int(stride) < 1:
+            raise ValueError(
+                f"ZeroBeyondLength: stride must be at least 1, got {stride}"
+            )
+        if int(axis) < 1:
+            raise ValueError(
+                f"ZeroBeyondLength: axis must be a step axis (1 or more), got {axis}"
+            )
+        self.stride = int(stride)
+        self.axis = int(axis)
+
+    def call(self, inputs):
+        x, lengths = inputs
+        valid = -(-ops.cast(lengths, "int32") // self.stride)
+        steps = ops.arange(ops.shape(x)[self.axis], dtype="int32")
+        keep = ops.cast(steps[None, :] < valid[:, None], x.dtype)  # (B, T)
+        for _ in range(len(x.shape) - self.axis - 1):
+            keep = keep[..., None]  # broadcast over the axes after the steps
+        for _ in range(self.axis - 1):
+            keep = keep[:, None]  # and over those between batch and steps
+        return x * keep
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "stride": self.stride, "axis": self.axis}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

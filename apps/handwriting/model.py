@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 
 import keras
-from keras import ops
 
 from lstmsuite.pipelines import ctc
 from lstmsuite.pipelines.stacks import recurrent_layers
@@ -101,23 +100,12 @@ def build_model(model_cfg, height: int, num_classes: int, seed: int = 0):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class ColumnMask(keras.layers.Layer):
+class ColumnMask(ctc.ZeroBeyondLength):
     """Zeroes the columns of (B, H, W, C) features beyond each image's real width
     (`ceil(width / stride)` at this resolution)."""
 
-    def __init__(self, stride: int = 1, **kwargs):
-        super().__init__(**kwargs)
-        self.stride = int(stride)
-
-    def call(self, inputs):
-        x, width = inputs
-        valid = -(-ops.cast(width, "int32") // self.stride)
-        columns = ops.arange(ops.shape(x)[2], dtype="int32")
-        keep = ops.cast(columns[None, :] < valid[:, None], x.dtype)
-        return x * keep[:, None, :, None]
-
-    def get_config(self):
-        return {**super().get_config(), "stride": self.stride}
+    def __init__(self, stride: int = 1, axis: int = 2, **kwargs):
+        super().__init__(stride, axis, **kwargs)
 
 
 # The mask, log-softmax and loss are the shared ones (`lstmsuite.pipelines.ctc`);

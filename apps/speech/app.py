@@ -78,6 +78,10 @@ class SpeechModelConfig(ModelConfig):
     units: int = 128
     num_layers: int = 2
     bidirectional: bool = True
+    # A CNN over (time, mel bin) before the frames are stacked: one 3x3 block per
+    # entry (its filters), each pooling the frequency axis by conv_pool. [] : none.
+    conv_filters: list[int] = field(default_factory=list)
+    conv_pool: int = 2
     frame_stack: int = 2  # consecutive frames side by side: T / frame_stack steps
     feature_units: int = 128  # Dense width after stacking (0: none)
     feature_dropout: float = 0.0
@@ -116,6 +120,16 @@ class SpeechConfig(Config):
             raise ConfigError(
                 f"{origin}: model.frame_stack: expected at least 1, got "
                 f"{self.model.frame_stack}"
+            )
+        if any(int(f) < 1 for f in self.model.conv_filters):
+            raise ConfigError(
+                f"{origin}: model.conv_filters: expected positive filter counts, got "
+                f"{self.model.conv_filters}"
+            )
+        if self.model.conv_pool < 1:
+            raise ConfigError(
+                f"{origin}: model.conv_pool: expected at least 1, got "
+                f"{self.model.conv_pool}"
             )
         if self.data.max_length is not None:
             raise ConfigError(

@@ -51,7 +51,9 @@ def tone_files(tmp_path: Path) -> list[str]:
 
 @pytest.mark.parametrize("task", ["classify", "ctc"])
 def test_tiny_run_trains_resumes_evaluates_and_predicts(task, tmp_path, capsys):
-    run = ["--run-dir", str(tmp_path / "run"), *QUIET, *(CTC if task == "ctc" else [])]
+    # The classify run has the CNN front end (log-mel), the ctc run MFCCs and none.
+    options = CTC if task == "ctc" else ["--set", "model.conv_filters=[4, 4]"]
+    run = ["--run-dir", str(tmp_path / "run"), *QUIET, *options]
     assert main(["train", "speech", "--config", TINY, *run]) == 0
     capsys.readouterr()
     more = ["--set", "training.epochs=2"]
@@ -74,6 +76,8 @@ def test_tiny_run_trains_resumes_evaluates_and_predicts(task, tmp_path, capsys):
     assert Path(scores["confusion_png"]).stat().st_size > 0
     model = RunDir(tmp_path / "run").load_model()
     assert model.input["features"].shape[-1] == (8 if task == "ctc" else 16)
+    convs = [layer for layer in model.layers if "Conv2D" in type(layer).__name__]
+    assert len(convs) == (0 if task == "ctc" else 2)
 
     files = tone_files(tmp_path)
     assert main(["predict", "speech", *run, *files]) == 0
@@ -125,6 +129,8 @@ def test_config_errors_name_the_key(tmp_path, capsys):
         ("data.source=fsd", "fsdd"),
         ("data.features.fmax=9000", "fmax"),
         ("model.frame_stack=0", "model.frame_stack"),
+        ("model.conv_filters=[8, 0]", "model.conv_filters"),
+        ("model.conv_pool=0", "model.conv_pool"),
         ("task=asr", "task"),
         ("data.options={rate: 16000}", "data.sample_rate"),
     ]

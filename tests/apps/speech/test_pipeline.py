@@ -63,16 +63,23 @@ def test_batches_pad_and_keep_each_length():
 
 @pytest.mark.parametrize("task", ["classify", "ctc"])
 @pytest.mark.parametrize("bidirectional", [True, False])
-def test_output_does_not_depend_on_batch_padding(task, bidirectional):
+@pytest.mark.parametrize("conv_filters", [[], [3, 4]])
+def test_output_does_not_depend_on_batch_padding(task, bidirectional, conv_filters):
     cfg = SpeechModelConfig(
         units=8, num_layers=2, feature_units=8, frame_stack=2,
-        bidirectional=bidirectional,
+        bidirectional=bidirectional, conv_filters=conv_filters,
     )  # fmt: skip
     model = build_model(cfg, task, feature_dim=5, num_classes=4, seed=3)
+    if conv_filters:  # batch norm as trained, so that zero in is not zero out
+        for layer in model.layers:
+            if "BatchNormalization" in type(layer).__name__:
+                layer.moving_mean.assign(np.full(layer.moving_mean.shape, -0.5))
     rng = np.random.default_rng(0)
     short, long = rng.normal(size=(7, 5)), rng.normal(size=(12, 5))
     padded = np.zeros((2, 12, 5), "float32")
     padded[0, :7], padded[1] = short, long
+    if conv_filters:  # the front end zeroes whatever the padding holds
+        padded[0, 7:] = rng.normal(size=(5, 5))
     both = model.predict_on_batch({"features": padded, "length": np.array([7, 12])})
     alone = model.predict_on_batch(
         {"features": short[None].astype("float32"), "length": np.array([7])}
