@@ -82,6 +82,10 @@ class TrainingConfig:
     lr_schedule: Literal["constant", "cosine"] = "constant"
     weight_decay: float = 0.0  # adamw only
     clipnorm: float | None = 1.0
+    # Polyak averaging: with a momentum (e.g. 0.99, per step) the optimizer keeps an
+    # exponential moving average of the weights, and validation, best.keras and
+    # last.keras use the average; training goes on from the raw weights. null: off.
+    ema_momentum: float | None = None
     # The metric that picks the best checkpoint, or "last": best.keras is the last
     # epoch's model (for a validation split that does not predict the test split,
     # such as speech's held-out speakers).
@@ -283,6 +287,8 @@ def check_ranges(cfg: Any, origin: str) -> None:
     if t.max_minutes is not None:
         need(t.max_minutes > 0, "training.max_minutes", "a number > 0 (or null)")
     need(t.early_stopping_patience >= 0, "training.early_stopping_patience", ">= 0")
+    if t.ema_momentum is not None:
+        need(0 < t.ema_momentum < 1, "training.ema_momentum", "in (0, 1) (or null)")
     if t.monitor == "last":
         need(
             t.early_stopping_patience == 0,

@@ -64,6 +64,8 @@ def make_optimizer(training, steps_per_epoch: int | None) -> keras.optimizers.Op
     kwargs: dict[str, Any] = {"learning_rate": lr}
     if training.clipnorm:
         kwargs["clipnorm"] = training.clipnorm
+    if training.ema_momentum:
+        kwargs.update(use_ema=True, ema_momentum=training.ema_momentum)
     if training.optimizer == "adam":
         return keras.optimizers.Adam(**kwargs)
     if training.optimizer == "adamw":
@@ -240,6 +242,27 @@ def write_history_rows(path: Path, rows: list[dict[str, Any]]) -> None:
     write_text(path, text.getvalue())
 
 
+class AveragedWeights(keras.callbacks.SwapEMAWeights):
+    """With `training.ema_momentum`: the averaged weights are in the model from the
+    end of each epoch to the start of the next (and during validation), so every
+    callback after this one (checkpoints, backup) saves the average, and the raw
+    weights wait in the optimizer's average slots.
+
+    A backup therefore holds the two swapped; a resumed run starts with them
+    swapped and puts them back before its first epoch, so training goes on from
+    the raw weights with the average intact (Keras's callback assumes a fresh
+    start)."""
+
+    def __init__(self, resumed: bool):
+        super().__init__(swap_on_epoch=True)
+        self.resumed = resumed
+
+    def on_train_begin(self, logs=None):
+        # The backup was restored in this on_train_begin round; the swap back
+        # happens at the first on_epoch_begin, after every restore.
+        self._ema_weights_in_model = self.resumed
+
+
 class Checkpointer(keras.callbacks.Callback):
     """last.keras every epoch, best.keras on improvement, early stopping.
 
@@ -383,6 +406,8 @@ def _train(app, cfg: Config, run: RunDir) -> dict[str, Any]:
     # The order matters at each epoch's end: the history row and the checkpoints
     # are written before the backup marks the epoch done (see HistoryWriter).
     callbacks: list[keras.callbacks.Callback] = [
+        # First: the average is in the model before anything below saves it.
+        *([AveragedWeights(resumed=done > 0)] if cfg.training.ema_momentum else []),
         guard,
         HistoryWriter(own.history, guard, keep_epochs=done),
         checkpointer,

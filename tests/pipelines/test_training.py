@@ -295,6 +295,7 @@ def test_a_damaged_best_checkpoint_falls_back_to_the_last(tmp_path):
         ("training.epochs=-2", "training.epochs: expected at least 1"),
         ("model.units=0", "model.units: expected at least 1"),
         ("model.dropout=1.5", r"model.dropout: expected a rate in \[0, 1\)"),
+        ("training.ema_momentum=1", r"training.ema_momentum: expected in \(0, 1\)"),
         (
             ["training.monitor=last", "training.early_stopping_patience=2"],
             "early_stopping_patience: expected 0 with training.monitor: last",
@@ -317,6 +318,84 @@ def test_monitor_last_keeps_the_last_epoch_as_best(tmp_path):
     best, last = run.load_model(run.best), run.load_model(run.last)
     for b, w in zip(best.get_weights(), last.get_weights(), strict=True):
         np.testing.assert_array_equal(b, w)
+
+
+def _ema_model():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5), "mse")
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def _slots(model):
+    return [v.numpy() for v in model.optimizer._model_variables_moving_average]
+
+
+def test_averaged_weights_are_saved_and_a_resumed_run_trains_the_raw_ones():
+    import keras
+
+    from lstmsuite.pipelines.training import AveragedWeights
+
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+    y = np.ones((16, 2), "float32")
+    seen = {}
+
+    class Saved(keras.callbacks.Callback):  # what a checkpoint after it would save
+        def on_epoch_end(self, epoch, logs=None):
+            seen.setdefault("model", self.model.get_weights())
+            seen.setdefault("slots", _slots(self.model))
+
+    model = _ema_model()
+    callbacks = [AveragedWeights(resumed=False), Saved()]
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=callbacks)
+    # At the end of epoch 1 the model held the average and the slots the raw
+    # weights: they differ after 4 steps of momentum 0.5.
+    assert not np.allclose(seen["model"][0], seen["slots"][0])
+
+    # A resumed run restores that swapped pair (as the backup saved it) ...
+    resumed = _ema_model()
+    resumed.set_weights(seen["model"])
+    for slot, value in zip(
+        resumed.optimizer._model_variables_moving_average, seen["slots"]
+    ):
+        slot.assign(value)
+    began = {}
+
+    class Began(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            began.setdefault("model", self.model.get_weights())
+            began.setdefault("slots", _slots(self.model))
+
+    callbacks = [AveragedWeights(resumed=True), Began()]
+    resumed.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=callbacks)
+    # ... and its first epoch starts from the raw weights, the average kept.
+    for got, want in zip(began["model"], seen["slots"]):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(began["slots"], seen["model"]):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_a_run_with_averaged_weights_resumes_and_saves_the_average(tmp_path):
+    app, cfg = toy("training.epochs=1", "training.ema_momentum=0.9")
+    app.train(cfg, tmp_path)
+    resumed = toy_command(tmp_path, "training.epochs=2", "training.ema_momentum=0.9")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "Resuming" in resumed.stdout
+    run = RunDir(tmp_path)
+    assert read_history(run.history)["epoch"] == [1, 2]
+    import keras
+
+    model = keras.models.load_model(run.last, safe_mode=True)  # with its optimizer
+    # The last epoch ends with the average in the model and in the slots alike.
+    for weight, slot in zip(model.get_weights(), _slots(model)):
+        np.testing.assert_allclose(weight, slot)
+    # Switching the averaging on or off would change what the weights mean.
+    _, other = toy("training.epochs=3")
+    with pytest.raises(ConfigError, match="ema_momentum: 0.9 -> None"):
+        app.train(other, tmp_path)
 
 
 def test_a_monitor_the_model_does_not_log_is_named_after_the_first_epoch(tmp_path):
