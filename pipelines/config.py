@@ -325,6 +325,11 @@ _NOT_CELL_OPTIONS = {
 }
 
 
+# Arguments a cell cannot do without, asked for before any data is loaded (and
+# before a study trains the cells listed ahead of it).
+_REQUIRED_CELL_OPTIONS = {"lstmp": {"proj_units": "the size of its projection"}}
+
+
 def check_cell(model: Any, origin: str) -> None:
     """`model.cell` is a known cell and `model.cell_options` are its arguments."""
     import inspect
@@ -338,6 +343,12 @@ def check_cell(model: Any, origin: str) -> None:
         for name, p in inspect.signature(layer.__init__).parameters.items()
         if name != "self" and p.kind is not p.VAR_KEYWORD
     ]
+    for key, what in _REQUIRED_CELL_OPTIONS.get(model.cell, {}).items():
+        if model.cell_options.get(key) is None:
+            raise ConfigError(
+                f"{origin}: model.cell_options.{key}: the {model.cell!r} cell needs "
+                f"{what}, e.g. --set model.cell_options.{key}=64"
+            )
     for key in model.cell_options:
         if key in _NOT_CELL_OPTIONS:
             instead = _NOT_CELL_OPTIONS[key]

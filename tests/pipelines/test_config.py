@@ -143,6 +143,8 @@ def test_cell_options_are_checked_against_the_cells_arguments():
         load_config(
             AppConfig, None, ["model.cell=gru", "model.cell_options.proj_units=4"]
         )
+    with pytest.raises(ConfigError, match=r"proj_units: the 'lstmp' cell needs"):
+        load_config(AppConfig, None, ["model.cell=lstmp"])
     with pytest.raises(ConfigError, match="Did you mean 'zoneout_cell'"):
         load_config(AppConfig, None, ["model.cell_options.zonout_cell=0.1"])
     with pytest.raises(ConfigError, match="set model.dropout instead"):

@@ -59,6 +59,9 @@ def test_every_cell_is_checked_before_any_training(tmp_path):
             ["lstmp", "gru"],
             tmp_path,
         )
+    # ... and without it the study stops before training the cell listed first.
+    with pytest.raises(ConfigError, match="lstmp' cell needs the size"):
+        study(app, "toy", None, SETS, ["gru", "lstmp"], tmp_path)
     with pytest.raises(ValueError, match="not in --cells: mingru"):
         study(app, "toy", None, SETS, ["lstm"], tmp_path, cell_overrides={"mingru": []})
     with pytest.raises(ValueError, match="named twice"):
