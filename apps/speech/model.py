@@ -23,7 +23,9 @@ plane first, pooling only the frequency axis by `model.conv_pool` per block. Its
 filters see a formant as a shape that may sit a few bins higher or lower: another
 voice's vocal tract shifts the formants along the mel axis, and pooling over
 frequency makes the features care less where exactly. It suits log-mel features
-(neighbouring bins are neighbouring frequencies), not cepstra. After every
+(neighbouring bins are neighbouring frequencies), not cepstra; on FSDD's held-out
+speakers it took 40 log-mel bins from 67.0% to 73.5%, still short of 13 MFCCs
+without it (apps/speech/README.md). After every
 convolution the padded frames are set back to zero, so they look like the zeros
 of "same" padding and never reach a real frame. The mask reaches the pooling
 and the CTC loss reads each utterance's frames from its target row, so padding
