@@ -251,7 +251,8 @@ class AveragedWeights(keras.callbacks.SwapEMAWeights):
     A backup therefore holds the two swapped; a resumed run starts with them
     swapped and puts them back before its first epoch, so training goes on from
     the raw weights with the average intact (Keras's callback assumes a fresh
-    start)."""
+    start). At the end of the last epoch Keras copies the average into both, so a
+    finished run that is given more epochs goes on from its average."""
 
     def __init__(self, resumed: bool):
         super().__init__(swap_on_epoch=True)
