@@ -16,9 +16,15 @@ def gradient_flow_plot(curves: dict[str, dict], out: Path, title: str) -> Path:
     """`||dL/ds_t||` against t on a log scale, one colour per cell: the trained
     model solid, the untrained one dashed. `curves`: cell -> {"trained": [...],
     "untrained": [...]}."""
-    fig = plots.figure(7.5, 4.2)
+    many = len(curves) > 10  # more cells than the default cycle has colours
+    fig = plots.figure(10.0 if many else 7.5, 4.2)
     ax = fig.add_subplot(1, 1, 1)
-    colors = [f"C{k % 10}" for k in range(len(curves))]
+    if many:
+        from matplotlib import colormaps
+
+        colors = [colormaps["tab20"](k % 20) for k in range(len(curves))]
+    else:
+        colors = [f"C{k}" for k in range(len(curves))]
     for color, (cell, pair) in zip(colors, curves.items()):
         for kind, style in (("trained", "-"), ("untrained", "--")):
             values = np.asarray(pair.get(kind) or [], dtype=float)
@@ -34,7 +40,10 @@ def gradient_flow_plot(curves: dict[str, dict], out: Path, title: str) -> Path:
     ax.set_ylabel(r"$\|\partial L / \partial s_t\|$")
     ax.set_title(f"Gradient flow through time: {title}")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, ncol=2)
+    if many:  # beside the plot, where it hides no curve
+        ax.legend(fontsize=7, ncol=2, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    else:
+        ax.legend(fontsize=7, ncol=2)
     return plots.save(fig, out)
 
 
