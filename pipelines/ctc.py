@@ -18,6 +18,13 @@ from keras import ops
 PACKAGE = "lstmsuite"
 
 
+def steps_within(lengths, stride: int, steps):
+    """Boolean (B, steps): True on each example's first `ceil(length / stride)`
+    steps (`stride`: input steps per step after downsampling)."""
+    valid = -(-ops.cast(lengths, "int32") // stride)
+    return ops.arange(steps, dtype="int32")[None, :] < valid[:, None]
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class LengthMask(keras.layers.Layer):
     """(frames (B, T, F), lengths (B,)) -> boolean (B, T): True on each example's
@@ -30,9 +37,7 @@ class LengthMask(keras.layers.Layer):
 
     def call(self, inputs):
         frames, lengths = inputs
-        valid = -(-ops.cast(lengths, "int32") // self.stride)
-        steps = ops.arange(ops.shape(frames)[1], dtype="int32")
-        return steps[None, :] < valid[:, None]
+        return steps_within(lengths, self.stride, ops.shape(frames)[1])
 
     def compute_output_spec(self, inputs):
         frames = inputs[0]
@@ -66,9 +71,8 @@ class ZeroBeyondLength(keras.layers.Layer):
 
     def call(self, inputs):
         x, lengths = inputs
-        valid = -(-ops.cast(lengths, "int32") // self.stride)
-        steps = ops.arange(ops.shape(x)[self.axis], dtype="int32")
-        keep = ops.cast(steps[None, :] < valid[:, None], x.dtype)  # (B, T)
+        within = steps_within(lengths, self.stride, ops.shape(x)[self.axis])
+        keep = ops.cast(within, x.dtype)  # (B, T)
         for _ in range(len(x.shape) - self.axis - 1):
             keep = keep[..., None]  # broadcast over the axes after the steps
         for _ in range(self.axis - 1):
