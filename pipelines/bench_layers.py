@@ -16,6 +16,12 @@ For each layer of `layers/` and for `keras.layers.LSTM`/`GRU` (and `torch.nn.LST
   `memory_probe`)
 - GFLOP/s of the train step against this machine's measured float32 matmul peak.
 
+On a GPU the Keras rows run on the backend's device (JAX: `KERAS_BACKEND=jax`), the
+torch rows on CUDA, and the peak memory is the device's: the most the process
+held, read from the backend's allocator after the long step (JAX) or the step's
+own peak (torch). A row that fails (a layer the backend or device cannot run)
+is marked failed in the table and the others are still measured.
+
 Every time is the median of `--reps` repetitions after warm-up, measured in a fresh
 process per row. With `--rounds K` (default 3) every row is measured K times, round
 robin over the rows, and the table shows the median of the K: a machine whose speed
@@ -178,12 +184,35 @@ def rss_mb(field: str) -> float:
 
 
 def long_probe(name: str, long: dict, reps: int) -> dict:
-    """Runs in its own process: the long-sequence training step time."""
+    """Runs in its own process: the long-sequence training step time, and on a
+    GPU with JAX the device memory the process held at its peak (`gpu_peak_mb`)."""
     model = build_model(name, long)
     x, y = data(long, width=output_width(name, long["H"]))
     model.train_on_batch(x, y)  # trace and compile outside the measurement
     seconds = median_time(lambda: model.train_on_batch(x, y), reps, warmup=0)
-    return {"long_train_s": seconds}
+    row = {"long_train_s": seconds}
+    peak = gpu_peak_mb()
+    if peak is not None:
+        row["long_peak_mb"] = peak
+    return row
+
+
+def gpu_peak_mb() -> float | None:
+    """The most device memory this process has held (MiB), on a JAX GPU; None
+    elsewhere. It counts the model, its optimizer state and the batch besides the
+    step's activations, so compare it between rows of one GPU run only."""
+    import keras
+
+    if keras.backend.backend() != "jax":
+        return None
+    import jax
+
+    device = jax.devices()[0]
+    if device.platform != "gpu":
+        return None
+    stats = device.memory_stats() or {}
+    peak = stats.get("peak_bytes_in_use")
+    return peak / 2**20 if peak is not None else None
 
 
 # The environment of the memory probes. glibc serves requests of at least this many
@@ -246,21 +275,58 @@ def run_subprocess(
 
 
 def matmul_peak_gflops(n: int = 2048, reps: int = 10) -> float:
-    """Float32 matmul throughput of this machine through TF, the ceiling we compare
-    to: the fastest of `reps` (n, n) @ (n, n) products.
+    """Float32 matmul throughput of this machine through the Keras backend, the
+    ceiling we compare to: the fastest of `reps` (n, n) @ (n, n) products.
 
     The fastest, not the median, because a ceiling must not be beaten: the median
     of 1024-sized products read 200-220 GFLOP/s in bench runs, while the same
     machine reaches 310-350 (torch's LSTM row then showed 132% of "peak").
+    On a GPU with JAX this is at JAX's default float32 matmul precision, which is
+    what the Keras rows run at too (TF32 on recent NVIDIA GPUs).
     """
-    import tensorflow as tf
+    import keras
 
-    a = tf.random.normal((n, n))
-    b = tf.random.normal((n, n))
-    matmul = tf.function(lambda: tf.linalg.matmul(a, b))
+    if keras.backend.backend() == "jax":
+        import jax
+
+        a = jax.random.normal(jax.random.key(0), (n, n))
+        b = jax.random.normal(jax.random.key(1), (n, n))
+        product = jax.jit(jax.numpy.matmul)
+
+        def matmul():
+            product(a, b).block_until_ready()
+
+    else:
+        import tensorflow as tf
+
+        a = tf.random.normal((n, n))
+        b = tf.random.normal((n, n))
+        product = tf.function(lambda: tf.linalg.matmul(a, b))
+
+        def matmul():
+            product().numpy()
+
     # Five warm-up calls: oneDNN's first calls build its kernels and wake threads.
-    times = repetition_times(lambda: matmul().numpy(), reps, warmup=5)
+    times = repetition_times(matmul, reps, warmup=5)
     return 2 * n**3 / min(times) / 1e9
+
+
+def device_description() -> str:
+    """Where the Keras rows run: the backend and its first device."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        return f"jax {jax.__version__} on {device.platform}: {device.device_kind}"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_logical_devices("GPU")
+        return f"tensorflow {tf.__version__} on " + ("gpu" if gpus else "cpu")
+    return backend
 
 
 def train_flops(shape: dict, gates: int | None, name: str) -> float | None:
@@ -281,7 +347,12 @@ ROUND_KEYS = ("train_s", "infer_s", "latency_s")
 
 def combine_rounds(rows: list[dict]) -> dict:
     """One row from a row's rounds: the median of each time measured every round
-    (and the rounds themselves, under `rounds_<key>`); the rest from the first."""
+    (and the rounds themselves, under `rounds_<key>`); the rest from the first.
+    Rounds that failed (`error`) are left out; a row that failed in every round
+    keeps its first error."""
+    rows = [row for row in rows if "error" not in row] or rows[:1]
+    if "error" in rows[0]:
+        return dict(rows[0])
     combined = dict(rows[0])
     for key in ROUND_KEYS:
         values = [row[key] for row in rows]
@@ -365,7 +436,8 @@ def format_table(
         peak_mb = f"{row['long_peak_mb']:.0f}" if "long_peak_mb" in row else "-"
         gflops = row.get("gflops")
         lines.append(
-            f"{ROWS[name][0]:<42}{ms('train_s'):>10}{ms('infer_s'):>10}"
+            f"{ROWS[name][0] + (' (failed)' if 'error' in row else ''):<42}"
+            f"{ms('train_s'):>10}{ms('infer_s'):>10}"
             f"{ms('latency_s'):>9}{ms('long_train_s'):>11}{peak_mb:>9}"
             f"{(f'{gflops:.1f}' if gflops else '-'):>9}"
             f"{(f'{100 * gflops / peak:.0f}' if gflops else '-'):>7}"
@@ -443,6 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.long_shape:
         common += ["--long-shape", args.long_shape]
     peak = matmul_peak_gflops()
+    device = device_description()
     samples: dict[str, list[dict]] = {name: [] for name in names}
     for round_index in range(rounds):
         for name in names:
@@ -452,15 +525,22 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             long = round_index == 0 and not args.no_long
-            row = measure_row(
-                name, common, torch_python, reps, main_shape, long_shape, long
-            )
+            try:
+                row = measure_row(
+                    name, common, torch_python, reps, main_shape, long_shape, long
+                )
+            except (RuntimeError, subprocess.TimeoutExpired) as error:
+                # One row that cannot run here (a backend or device it does not
+                # support) must not cost the others' measurements.
+                print(f"{name} failed: {error}", file=sys.stderr, flush=True)
+                row = {"error": str(error)[-1000:]}
             samples[name].append(row)
     results = {name: combine_rounds(rows) for name, rows in samples.items()}
     for name, row in results.items():
         flops = train_flops(main_shape, ROWS[name][1], name)
-        row["gflops"] = flops and flops / row["train_s"] / 1e9
+        row["gflops"] = flops and row.get("train_s") and flops / row["train_s"] / 1e9
 
+    print(f"device: {device}")
     print(format_table(results, main_shape, long_shape, peak, rounds))
     print(
         json.dumps(
@@ -471,6 +551,7 @@ def main(argv: list[str] | None = None) -> int:
                 "reps": reps,
                 "rounds": rounds,
                 "matmul_peak_gflops": peak,
+                "device": device,
                 "rows": results,
             }
         )

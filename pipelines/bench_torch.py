@@ -48,14 +48,36 @@ def step_peak_mb(step):
     return rss_mb("VmHWM") - base
 
 
+def device():
+    """CUDA where torch sees a GPU (cuDNN's LSTM and GRU), else the CPU."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def synchronized(fn):
+    """`fn`, returning only once the GPU has finished its work (CUDA runs
+    asynchronously: without this a time would measure only the launch)."""
+    import torch
+
+    if device() != "cuda":
+        return fn
+
+    def call(*args):
+        fn(*args)
+        torch.cuda.synchronize()
+
+    return call
+
+
 def make(cell, shape):
     import torch
 
     rnn_class = torch.nn.LSTM if cell == "lstm" else torch.nn.GRU
-    rnn = rnn_class(shape["D"], shape["H"], batch_first=True)
+    rnn = rnn_class(shape["D"], shape["H"], batch_first=True).to(device())
     optimizer = torch.optim.Adam(rnn.parameters())
-    x = torch.randn(shape["B"], shape["T"], shape["D"])
-    y = torch.randn(shape["B"], shape["H"])
+    x = torch.randn(shape["B"], shape["T"], shape["D"], device=device())
+    y = torch.randn(shape["B"], shape["H"], device=device())
 
     def train():
         optimizer.zero_grad()
@@ -68,7 +90,17 @@ def make(cell, shape):
         with torch.no_grad():
             rnn(x if batch is None else x[:batch])
 
-    return train, infer
+    return synchronized(train), synchronized(infer)
+
+
+def cuda_step_peak_mb(step):
+    """The GPU memory a step allocates at its peak, above what is live before it."""
+    import torch
+
+    base = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    step()
+    return (torch.cuda.max_memory_allocated() - base) / 2**20
 
 
 def main():
@@ -90,7 +122,8 @@ def main():
     if args.memory:
         long_train, _ = make(args.cell, json.loads(args.long))
         long_train()
-        print(json.dumps({"long_peak_mb": step_peak_mb(long_train)}))
+        measure = cuda_step_peak_mb if device() == "cuda" else step_peak_mb
+        print(json.dumps({"long_peak_mb": measure(long_train)}))
         return
     train, infer = make(args.cell, json.loads(args.main))
     row = {
@@ -99,6 +132,7 @@ def main():
         "latency_s": median_time(lambda: infer(1), args.reps),
         "torch_version": torch.__version__,
         "torch_threads": torch.get_num_threads(),
+        "torch_device": device(),
     }
     if not args.no_long:
         long_train, _ = make(args.cell, json.loads(args.long))

@@ -42,7 +42,8 @@ def test_quick_run_prints_a_table_then_json_with_every_round(capsys, monkeypatch
     argv = ["--quick", "--only", "lstm", "--no-long", "--reps", "1", "--rounds", "2"]
     assert bench_layers.main(argv) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert "median of 2 round(s)" in out[0]
+    assert out[0].startswith("device: ")
+    assert "median of 2 round(s)" in out[1]
     assert any(line.startswith("layers.LSTM") for line in out)
     result = json.loads(out[-1])
     row = result["rows"]["lstm"]
@@ -81,3 +82,36 @@ def test_every_row_builds_its_layer_and_a_bad_long_shape_is_refused(capsys):
     with pytest.raises(SystemExit):
         bench_layers.main(["--long-shape", "64,1000"])
     assert "four positive integers" in capsys.readouterr().err
+
+
+def test_a_failing_row_is_marked_and_the_others_are_still_measured(capsys, monkeypatch):
+    """A layer the backend or device cannot run (its process fails) costs its own
+    row only: the table marks it failed, the JSON keeps the error."""
+
+    def in_process(args, python=None, env=None):
+        name = args[args.index("--probe") + 1]
+        if name == "gru":
+            raise RuntimeError("gru failed:\nno kernel for this device")
+        return bench_layers.measure_keras(name, bench_layers.QUICK_MAIN, reps=1)
+
+    monkeypatch.setattr(bench_layers, "run_subprocess", in_process)
+    argv = ["--quick", "--only", "gru,lstm", "--no-long", "--reps", "1"]
+    assert bench_layers.main(argv) == 0
+    captured = capsys.readouterr()
+    out = captured.out.strip().splitlines()
+    assert out[0].startswith("device: ")
+    assert any(line.startswith("layers.GRU (failed)") for line in out)
+    assert any(line.startswith("layers.LSTM ") for line in out)
+    rows = json.loads(out[-1])["rows"]
+    assert "no kernel for this device" in rows["gru"]["error"]
+    assert rows["lstm"]["train_s"] > 0
+    assert "gru failed" in captured.err
+
+
+def test_combine_rounds_leaves_out_failed_rounds():
+    ok = {"train_s": 2.0, "infer_s": 1.0, "latency_s": 0.5}
+    row = bench_layers.combine_rounds([{"error": "boom"}, ok])
+    assert row["train_s"] == 2.0 and row["rounds_train_s"] == [2.0]
+    assert bench_layers.combine_rounds([{"error": "a"}, {"error": "b"}]) == {
+        "error": "a"
+    }
