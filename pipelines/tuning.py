@@ -45,7 +45,11 @@ from lstmsuite.pipelines.config import (
     set_value,
 )
 from lstmsuite.pipelines.contract import write_json
-from lstmsuite.pipelines.training import compile_model, quiet_end_of_data
+from lstmsuite.pipelines.training import (
+    AveragedWeights,
+    compile_model,
+    quiet_end_of_data,
+)
 
 
 def resolve_space(cfg: Config) -> dict[str, list[Any]]:
@@ -113,6 +117,11 @@ class ConfigHyperModel(kt.HyperModel):
         trial_cfg = trial_config(self.cfg, self.space, hp)
         data = self.data_for(trial_cfg)
         callbacks = [*kwargs.pop("callbacks", []), keras.callbacks.TerminateOnNaN()]
+        if trial_cfg.training.ema_momentum:
+            # First, as in training: the trial then validates, and KerasTuner
+            # keeps its best epoch, with the averaged weights, the ones a run
+            # of this config would save and be evaluated with.
+            callbacks.insert(0, AveragedWeights(resumed=False))
         with quiet_end_of_data():
             return model.fit(
                 data.train,

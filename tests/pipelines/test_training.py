@@ -435,3 +435,46 @@ def test_a_kill_inside_an_atomic_write_leaves_the_old_file(tmp_path):
     assert json.loads(path.read_text()) == {"epoch": 1}  # the old file, whole
     done = subprocess.run([PYTHON, "-c", code, str(path)], env=subprocess_env())
     assert done.returncode == 0 and json.loads(path.read_text()) == {"epoch": 2}
+
+
+def test_tuning_trials_validate_with_the_averaged_weights(tmp_path):
+    """With `training.ema_momentum`, a KerasTuner trial validates (and ends each
+    epoch) with the averaged weights, as a training run does: what the tuner
+    ranks and keeps is the model a run of that config would save."""
+    import keras
+    import keras_tuner as kt
+
+    from lstmsuite.pipelines.tuning import ConfigHyperModel
+
+    app, cfg = toy("training.ema_momentum=0.5")
+    hypermodel = ConfigHyperModel(app, cfg, {}, tmp_path)
+    hp = kt.HyperParameters()
+    model = hypermodel.build(hp)
+    seen = {}
+
+    class TunerCallback(keras.callbacks.Callback):  # where KerasTuner's are
+        """What the first epoch's last step, its validation and its end see (the
+        last epoch's end differs: Keras then copies the average into the slots)."""
+
+        def on_train_batch_end(self, batch, logs=None):
+            if "end" not in seen:  # the first epoch's
+                seen["raw"] = self.model.get_weights()
+
+        def on_test_begin(self, logs=None):
+            seen.setdefault("validated", self.model.get_weights())
+
+        def on_epoch_end(self, epoch, logs=None):
+            seen.setdefault("end", self.model.get_weights())
+            seen.setdefault("end_slots", _slots(self.model))
+
+    history = hypermodel.fit(hp, model, epochs=2, callbacks=[TunerCallback()])
+    assert len(history.history["val_loss"]) == 2
+    # Validation and the epoch's end see the average; the raw weights of the last
+    # step wait in the optimizer's slots (Keras swaps them on TensorFlow by sums
+    # and differences, so to float rounding).
+    assert not all(np.array_equal(a, b) for a, b in zip(seen["validated"], seen["raw"]))
+    for validated, end, slot, raw in zip(
+        seen["validated"], seen["end"], seen["end_slots"], seen["raw"]
+    ):
+        np.testing.assert_array_equal(validated, end)
+        np.testing.assert_allclose(slot, raw, rtol=1e-5, atol=1e-6)
