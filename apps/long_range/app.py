@@ -279,6 +279,8 @@ def task_title(cfg: LongRangeConfig) -> str:
     d = cfg.data
     if d.source in ("smnist", "pmnist"):
         return f"{d.source} ({'mnist.npz' if d.path else '8x8 digits'})"
+    if d.source == "parity":  # trained on lengths up to d.length, tested beyond
+        return f"parity, trained on T<={d.length}"
     return f"{d.source}, T={d.length}"
 
 

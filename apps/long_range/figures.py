@@ -36,7 +36,12 @@ def gradient_flow_plot(curves: dict[str, dict], out: Path, title: str) -> Path:
             label = f"{cell} ({kind})"
             ax.plot(steps, values, style, color=color, label=label, linewidth=1.2)
     ax.set_yscale("log")
-    ax.set_xlabel("time step t")
+    # The probe's own length, which is not always the training length (parity is
+    # probed on its longest test bucket).
+    probed = max(
+        (len(pair.get("trained") or []) for pair in curves.values()), default=0
+    )
+    ax.set_xlabel(f"time step t of the probe sequences (T={probed})")
     ax.set_ylabel(r"$\|\partial L / \partial s_t\|$")
     ax.set_title(f"Gradient flow through time: {title}")
     ax.grid(alpha=0.3, which="both")

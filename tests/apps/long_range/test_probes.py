@@ -139,3 +139,21 @@ def test_chrono_init_spreads_the_forget_biases(cell):
     assert forget.std() > 0.5
     if cell_.gate_blocks == 4:
         np.testing.assert_allclose(bias[0], -forget)
+
+
+def test_gradient_flow_plot_names_the_probe_length(tmp_path, monkeypatch):
+    """The probe's length labels the axis: parity trains on T<=40 but is probed
+    on its longest test bucket, which the title alone would misstate."""
+    from lstmsuite.apps.long_range import figures
+    from lstmsuite.apps.long_range.app import LongRangeConfig, task_title
+    from lstmsuite.pipelines import plots
+
+    drawn = {}
+    monkeypatch.setattr(plots, "save", lambda fig, out: drawn.setdefault("fig", fig))
+    curves = {"lstm": {"trained": [1.0] * 7, "untrained": [0.5] * 7}}
+    figures.gradient_flow_plot(curves, tmp_path / "g.png", "parity")
+    (ax,) = drawn["fig"].axes
+    assert ax.get_xlabel().endswith("(T=7)")
+    cfg = LongRangeConfig()
+    cfg.data.source, cfg.data.length = "parity", 40
+    assert task_title(cfg) == "parity, trained on T<=40"
