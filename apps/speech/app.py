@@ -108,7 +108,11 @@ class SpeechConfig(Config):
 
     def validate(self, origin: str = "defaults") -> None:
         from lstmsuite.apps.speech.data import SOURCES
-        from lstmsuite.apps.speech.features import check_features, check_perturb
+        from lstmsuite.apps.speech.features import (
+            check_features,
+            check_perturb,
+            check_spec_augment,
+        )
         from lstmsuite.apps.speech.strings import check_strings
 
         super().validate(origin)
@@ -116,6 +120,7 @@ class SpeechConfig(Config):
         check_features(self.data.sample_rate, self.data.features)
         check_strings(self.data.strings)
         check_perturb(self.data.perturb, f"{origin}: data.perturb")
+        check_spec_augment(self.data.spec_augment, f"{origin}: data.spec_augment")
         if self.model.frame_stack < 1:
             raise ConfigError(
                 f"{origin}: model.frame_stack: expected at least 1, got "

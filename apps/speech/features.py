@@ -21,7 +21,11 @@ white noise at a random signal-to-noise ratio (`snr_db`).
 `spec_augment` (Park et al. 2019, without time warping): `freq_masks` bands of at
 most `freq_width` mel bins and `time_masks` spans of at most `time_width` of the
 frames are set to 0 (the mean, after normalization); the widths and places are
-drawn per utterance from a seeded stream, new every epoch. Training only.
+drawn per utterance from a seeded stream, new every epoch. Training only. With
+`cepstra`, a band of mel bins is masked before the DCT (each masked bin set to its
+mean over the utterance, so that the cepstra are those of a spectrogram missing that
+band), unless `freq_domain: features`, which masks bands of the feature columns
+themselves (cepstral coefficients).
 """
 
 from __future__ import annotations
@@ -63,6 +67,12 @@ class SpecAugmentConfig:
     freq_width: int = 6  # at most this many mel bins per mask
     time_masks: int = 2  # 0 turns time masking off
     time_width: float = 0.1  # at most this fraction of the frames per mask
+    # Where the frequency masks go when features are cepstra: "mel", bands of mel
+    # bins before the DCT (SpecAugment's masks); "features", bands of the cepstral
+    # coefficients, which blanks whole layers of the spectral envelope's detail
+    # (a stronger regularizer, measured in apps/speech/README.md). Without
+    # cepstra the two are the same.
+    freq_domain: str = "mel"
 
 
 @dataclass(kw_only=True)
@@ -143,7 +153,13 @@ def mel_matrix(rate: int, cfg: FeatureConfig) -> tf.Tensor:
 
 
 def log_mel(waveform: tf.Tensor, rate: int, cfg: FeatureConfig, mel=None):
-    """(samples,) float32 -> (frames, mel_bins) log-mel features."""
+    """(samples,) float32 -> (frames, cfg.dim) features: log-mel, or its cepstra,
+    normalized if `cfg.normalize`."""
+    return finish(log_mel_bins(waveform, rate, cfg, mel), cfg)
+
+
+def log_mel_bins(waveform: tf.Tensor, rate: int, cfg: FeatureConfig, mel=None):
+    """(samples,) float32 -> (frames, mel_bins): the log-mel spectrogram alone."""
     length, step, fft = frame_sizes(rate, cfg)
     mel = mel_matrix(rate, cfg) if mel is None else mel
     stft = tf.signal.stft(
@@ -155,7 +171,12 @@ def log_mel(waveform: tf.Tensor, rate: int, cfg: FeatureConfig, mel=None):
         pad_end=True,
     )
     power = tf.math.square(tf.abs(stft))
-    feats = tf.math.log(tf.matmul(power, mel) + LOG_FLOOR)
+    return tf.math.log(tf.matmul(power, mel) + LOG_FLOOR)
+
+
+def finish(feats: tf.Tensor, cfg: FeatureConfig) -> tf.Tensor:
+    """Log-mel bins -> the features: their cepstra (with `cfg.cepstra`), then the
+    per-utterance normalization (with `cfg.normalize`)."""
     if cfg.cepstra:
         feats = tf.signal.mfccs_from_log_mel_spectrograms(feats)[:, : cfg.cepstra]
     if cfg.normalize:
@@ -164,21 +185,58 @@ def log_mel(waveform: tf.Tensor, rate: int, cfg: FeatureConfig, mel=None):
     return feats
 
 
-def featurizer(rate: int, cfg: FeatureConfig):
-    """waveform -> features, with the filter bank built once (not per element)."""
+def featurizer(rate: int, cfg: FeatureConfig, bins_only: bool = False):
+    """waveform -> features (`bins_only`: the log-mel bins, which `finish` turns
+    into the features), with the filter bank built once (not per element)."""
     mel = mel_matrix(rate, cfg)
+    if bins_only:
+        return lambda waveform: log_mel_bins(waveform, rate, cfg, mel)
     return lambda waveform: log_mel(waveform, rate, cfg, mel)
 
 
-def spec_augment(feats: tf.Tensor, cfg: SpecAugmentConfig, seed: tf.Tensor):
-    """Masks of one (frames, bins) utterance; `seed` a (2,) int stateless seed."""
-    frames, bins = tf.shape(feats)[0], tf.shape(feats)[1]
+def masks_mel_bins(features: FeatureConfig, augment: SpecAugmentConfig) -> bool:
+    """Whether `spec_augment` must see the log-mel bins rather than the features:
+    cepstra whose frequency masks go on the mel bins, before the DCT."""
+    return bool(features.cepstra and augment.freq_masks) and (
+        augment.freq_domain == "mel"
+    )
+
+
+def spec_augment(
+    feats: tf.Tensor, cfg: SpecAugmentConfig, seed: tf.Tensor, features=None
+):
+    """Masks of one (frames, bins) utterance; `seed` a (2,) int stateless seed.
+
+    With `features` (a `FeatureConfig`), `feats` are log-mel bins: the frequency
+    masks set whole bins to their mean over the utterance, `finish` makes the
+    features of the result, and the time masks are applied to those."""
     seeds = tf.random.experimental.stateless_split(seed, 4)
+    columns = _spans(
+        cfg.freq_masks, cfg.freq_width, tf.shape(feats)[1], seeds[2], seeds[3]
+    )
+    if features is not None:
+        mean = tf.reduce_mean(feats, axis=0, keepdims=True)
+        feats = finish(tf.where(columns[None, :], mean, feats), features)
+        columns = tf.zeros([tf.shape(feats)[1]], tf.bool)
+    frames = tf.shape(feats)[0]
     time_width = tf.cast(cfg.time_width * tf.cast(frames, tf.float32), tf.int32)
     rows = _spans(cfg.time_masks, time_width, frames, seeds[0], seeds[1])
-    columns = _spans(cfg.freq_masks, cfg.freq_width, bins, seeds[2], seeds[3])
     masked = rows[:, None] | columns[None, :]
     return tf.where(masked, tf.zeros_like(feats), feats)
+
+
+def check_spec_augment(cfg: SpecAugmentConfig, key: str = "data.spec_augment"):
+    from lstmsuite.pipelines.config import ConfigError
+
+    if cfg.freq_domain not in ("mel", "features"):
+        raise ConfigError(
+            f"{key}.freq_domain: expected 'mel' or 'features', got {cfg.freq_domain!r}"
+        )
+    for name in ("freq_masks", "freq_width", "time_masks"):
+        if getattr(cfg, name) < 0:
+            raise ConfigError(f"{key}.{name}: expected >= 0, got {getattr(cfg, name)}")
+    if not 0 <= cfg.time_width <= 1:
+        raise ConfigError(f"{key}.time_width: expected in [0, 1], got {cfg.time_width}")
 
 
 def _spans(count: int, width_max, size, seed_width, seed_start):

@@ -3,6 +3,8 @@
     python -m pytest tests/apps/speech/test_pipeline.py
 
     (audio, text) -> [shuffle] -> [perturb] -> log_mel -> [SpecAugment] -> targets
+    (with cepstra and SpecAugment's frequency masks: ... -> log-mel bins ->
+     [mask bins] -> cepstra, normalization -> [time masks] -> targets)
                   -> bucket/pad batch -> prefetch
 
 Recordings of a fixed split are featurized once and cached when nothing perturbs
@@ -20,7 +22,12 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from lstmsuite.apps.speech.features import featurizer, perturb, spec_augment
+from lstmsuite.apps.speech.features import (
+    featurizer,
+    masks_mel_bins,
+    perturb,
+    spec_augment,
+)
 from lstmsuite.pipelines import data as stages
 
 
@@ -33,8 +40,12 @@ def waveforms(utterances) -> tf.data.Dataset:
 
 def features(ds, data_cfg, *, training: bool, seed: int, fixed: bool = True):
     """(audio, text) -> (features, text); training examples are perturbed (speed,
-    noise) before, and SpecAugmented after, the features."""
-    featurize = featurizer(data_cfg.sample_rate, data_cfg.features)
+    noise) before, and SpecAugmented after, the features (with cepstra, after the
+    log-mel bins, which SpecAugment then turns into the features)."""
+    augment = data_cfg.spec_augment
+    augmenting = training and bool(augment.freq_masks or augment.time_masks)
+    on_bins = augmenting and masks_mel_bins(data_cfg.features, augment)
+    featurize = featurizer(data_cfg.sample_rate, data_cfg.features, bins_only=on_bins)
     wave = data_cfg.perturb
     perturbing = training and any(
         v is not None for v in (wave.trim, wave.speed, wave.snr_db)
@@ -52,10 +63,13 @@ def features(ds, data_cfg, *, training: bool, seed: int, fixed: bool = True):
         )
     if perturbing or not fixed:
         ds = to_features(ds)
-    augment = data_cfg.spec_augment
-    if training and (augment.freq_masks or augment.time_masks):
+    if augmenting:
+        finish = data_cfg.features if on_bins else None
         ds = with_seeds(ds, seed + 1).map(
-            lambda example, s: (spec_augment(example[0], augment, s), example[1]),
+            lambda example, s: (
+                spec_augment(example[0], augment, s, finish),
+                example[1],
+            ),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     return ds

@@ -13,8 +13,11 @@ from lstmsuite.apps.speech.features import (
     PerturbConfig,
     SpecAugmentConfig,
     check_features,
+    check_spec_augment,
+    finish,
     frame_sizes,
     log_mel,
+    masks_mel_bins,
     perturb,
     spec_augment,
 )
@@ -104,6 +107,49 @@ def test_spec_augment_masks_bands_and_spans_from_its_seed():
     np.testing.assert_array_equal(a == 0, masked)
     off = SpecAugmentConfig(freq_masks=0, time_masks=0)
     np.testing.assert_array_equal(spec_augment(feats, off, tf.constant([1, 2])), 1)
+
+
+def test_with_cepstra_the_frequency_masks_cover_mel_bins_before_the_dct():
+    """SpecAugment's frequency masks are bands of mel bins: with cepstra, the bins
+    are masked (to their mean over the utterance) and the cepstra computed from
+    the result, then normalized; time masks apply to the finished features."""
+    bins = tf.constant(np.random.default_rng(0).normal(size=(50, 40)), tf.float32)
+    features = FeatureConfig(mel_bins=40, cepstra=13, normalize=True)
+    freq_only = SpecAugmentConfig(freq_masks=2, freq_width=8, time_masks=0)
+    seed = tf.constant([5, 6])
+    # The same seed masks the same columns when they are the features themselves.
+    on_columns = spec_augment(bins, freq_only, seed).numpy()
+    masked = np.all(on_columns == 0, axis=0)
+    assert 0 < masked.sum() <= 16
+    mean = bins.numpy().mean(axis=0, keepdims=True)
+    expected = finish(tf.constant(np.where(masked, mean, bins)), features).numpy()
+    got = spec_augment(bins, freq_only, seed, features).numpy()
+    assert got.shape == (50, 13)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert not np.allclose(got, finish(bins, features).numpy(), atol=1e-3)
+    # Time masks: whole frames of the finished features are zero.
+    both = SpecAugmentConfig(freq_masks=2, freq_width=8, time_masks=2, time_width=0.2)
+    rows = np.all(spec_augment(bins, both, seed, features).numpy() == 0, axis=1)
+    assert 0 < rows.sum() <= 20
+    # Which path runs: bins only for cepstra with masks in the mel domain.
+    assert masks_mel_bins(features, freq_only)
+    assert not masks_mel_bins(FeatureConfig(cepstra=0), freq_only)
+    columns = SpecAugmentConfig(freq_masks=2, freq_domain="features")
+    assert not masks_mel_bins(features, columns)
+    assert not masks_mel_bins(features, SpecAugmentConfig(freq_masks=0))
+
+
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        ({"freq_domain": "cepstra"}, "freq_domain"),
+        ({"freq_masks": -1}, "freq_masks"),
+        ({"time_width": 1.5}, "time_width"),
+    ],
+)
+def test_spec_augment_settings_are_checked(change, key):
+    with pytest.raises(ConfigError, match=f"data.spec_augment.{key}"):
+        check_spec_augment(SpecAugmentConfig(**change))
 
 
 def test_perturb_changes_speed_and_pitch_together_and_adds_noise():
