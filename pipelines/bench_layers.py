@@ -185,7 +185,8 @@ def rss_mb(field: str) -> float:
 
 def long_probe(name: str, long: dict, reps: int) -> dict:
     """Runs in its own process: the long-sequence training step time, and on a
-    GPU with JAX the device memory the process held at its peak (`gpu_peak_mb`)."""
+    GPU with JAX the device memory the process held at its peak (`long_peak_mb`,
+    from `gpu_peak_mb`)."""
     model = build_model(name, long)
     x, y = data(long, width=output_width(name, long["H"]))
     model.train_on_batch(x, y)  # trace and compile outside the measurement
