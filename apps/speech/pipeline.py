@@ -3,9 +3,10 @@
     python -m pytest tests/apps/speech/test_pipeline.py
 
     (audio, text) -> [shuffle] -> [perturb] -> log_mel -> [SpecAugment] -> targets
-    (with cepstra and SpecAugment's frequency masks: ... -> log-mel bins ->
-     [mask bins] -> cepstra, normalization -> [time masks] -> targets)
                   -> bucket/pad batch -> prefetch
+
+(With cepstra and SpecAugment's frequency masks on mel bins, training runs
+log-mel bins -> [mask bins] -> cepstra, normalization -> [time masks] instead.)
 
 Recordings of a fixed split are featurized once and cached when nothing perturbs
 their waveform (validation, test, training without `data.perturb`); composed
