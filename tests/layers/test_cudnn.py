@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from lstmsuite.layers import GRU, LSTM, keras_internals
+from lstmsuite.layers import GRU, LSTM, keras_internals, recurrent
 from tests.layers.helpers import randomize_weights, to_numpy
 
 BACKEND = keras.backend.backend()
@@ -141,16 +141,13 @@ def test_use_cudnn_true_without_a_gpu_is_an_error():
 
 
 def gpu_available() -> bool:
-    """Whether the backend sees a GPU (where cuDNN's kernels can run)."""
+    """Whether the backend sees a GPU (where cuDNN's kernels can run); on JAX the
+    layers' own test (`_jax_on_gpu`), which decides whether they try cuDNN."""
     if BACKEND == "tensorflow":
         import tensorflow as tf
 
         return bool(tf.config.list_logical_devices("GPU"))
-    if BACKEND == "jax":
-        import jax
-
-        return jax.default_backend() == "gpu"
-    return False
+    return BACKEND == "jax" and recurrent._jax_on_gpu()
 
 
 @pytest.mark.parametrize("layer_class", [LSTM, GRU])
