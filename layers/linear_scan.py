@@ -57,6 +57,8 @@ import functools
 import keras
 from keras import ops
 
+from lstmsuite.layers.recurrent import jax_platform
+
 # Private switch: None (automatic), one of FORMS, or `"loop"`: MinGRU/MinLSTM
 # then run the generic step loop of `RecurrentLayer` instead of a scan.
 _FORM = None
@@ -92,9 +94,7 @@ def _on_accelerator(backend) -> bool:
             tf.config.list_logical_devices("TPU")
         )
     if backend == "jax":
-        import jax
-
-        return jax.default_backend() in ("gpu", "tpu", "cuda", "rocm")
+        return jax_platform() in ("gpu", "tpu")
     return False
 
 

@@ -760,10 +760,18 @@ def _without_cudnn(layer):
     return None
 
 
-def _jax_on_gpu() -> bool:
+def jax_platform() -> str:
+    """What JAX computes on: "cpu", "gpu" or "tpu". The layers pick their kernels
+    by it (cuDNN here, the log-space scan in `linear_scan`); JAX names a GPU
+    "gpu", or by its toolkit ("cuda", "rocm") in some builds."""
     import jax
 
-    return jax.default_backend() == "gpu"
+    platform = jax.default_backend()
+    return "gpu" if platform in ("cuda", "rocm") else platform
+
+
+def _jax_on_gpu() -> bool:
+    return jax_platform() == "gpu"
 
 
 # Rows per half below which splitting the batch stops paying (2-core CPU: inference
