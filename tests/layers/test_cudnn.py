@@ -191,3 +191,19 @@ def test_on_jax_without_a_gpu_gru_runs_our_loop(monkeypatch):
         assert built(GRU(UNITS))(X, training=training).shape == (BATCH, UNITS)
     with pytest.raises(ValueError, match="use_cudnn='auto'"):
         built(GRU(UNITS, use_cudnn=True))(X)
+
+
+@pytest.mark.parametrize(
+    "platform, kind",
+    [("cpu", "cpu"), ("gpu", "gpu"), ("cuda", "gpu"), ("rocm", "gpu"), ("tpu", "tpu")],
+)
+def test_jax_platform_names_every_gpu_build_a_gpu(monkeypatch, platform, kind):
+    """JAX builds name their GPU "gpu", "cuda" or "rocm": each gets cuDNN (and the
+    log-space scan, which a TPU gets too)."""
+    jax = pytest.importorskip("jax")
+    from lstmsuite.layers import linear_scan
+
+    monkeypatch.setattr(jax, "default_backend", lambda: platform)
+    assert recurrent.jax_platform() == kind
+    assert recurrent._jax_on_gpu() == (kind == "gpu")
+    assert linear_scan._on_accelerator("jax") == (kind != "cpu")
