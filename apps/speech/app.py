@@ -131,6 +131,14 @@ class SpeechConfig(Config):
                 f"{origin}: model.conv_filters: expected positive filter counts, got "
                 f"{self.model.conv_filters}"
             )
+        if self.model.conv_filters and self.data.features.deltas:
+            # The convolutions read a (time, frequency) plane: the delta columns
+            # stacked beside the features are no neighbouring frequencies.
+            raise ConfigError(
+                f"{origin}: model.conv_filters with data.features.deltas: the CNN "
+                "front end reads the features as a (time, frequency) plane; use "
+                "one or the other"
+            )
         if self.model.conv_pool < 1:
             raise ConfigError(
                 f"{origin}: model.conv_pool: expected at least 1, got "

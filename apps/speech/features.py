@@ -54,11 +54,22 @@ class FeatureConfig:
     # coefficients are the spectral envelope (the vocal tract: what was said); the
     # high ones the pitch harmonics (who said it).
     cepstra: int = 0
+    # Append the features' time derivatives: 1, deltas; 2, deltas and
+    # delta-deltas (the classic 13 + 13 + 13 MFCCs of HTK and Kaldi's add-deltas).
+    # Computed last, after SpecAugment, from the features each model sees.
+    deltas: int = 0
+    # Frames on each side in the deltas' regression (HTK's DELTAWINDOW).
+    delta_window: int = 2
+
+    @property
+    def static_dim(self) -> int:
+        """Width of the features before the deltas: cepstra or mel bins."""
+        return self.cepstra or self.mel_bins
 
     @property
     def dim(self) -> int:
-        """Width of a feature frame."""
-        return self.cepstra or self.mel_bins
+        """Width of a feature frame, the deltas included."""
+        return self.static_dim * (1 + self.deltas)
 
 
 @dataclass(kw_only=True)
@@ -105,6 +116,15 @@ def check_features(rate: int, cfg: FeatureConfig, key: str = "data.features") ->
         raise ConfigError(
             f"{key}.cepstra: expected 0 (log-mel) to mel_bins ({cfg.mel_bins}), "
             f"got {cfg.cepstra}"
+        )
+    if cfg.deltas not in (0, 1, 2):
+        raise ConfigError(
+            f"{key}.deltas: expected 0 (none), 1 (deltas) or 2 (and delta-deltas), "
+            f"got {cfg.deltas}"
+        )
+    if cfg.delta_window < 1:
+        raise ConfigError(
+            f"{key}.delta_window: expected at least 1 frame, got {cfg.delta_window}"
         )
     if not 0 <= cfg.fmin < fmax <= nyquist:
         raise ConfigError(
@@ -153,8 +173,8 @@ def mel_matrix(rate: int, cfg: FeatureConfig) -> tf.Tensor:
 
 
 def log_mel(waveform: tf.Tensor, rate: int, cfg: FeatureConfig, mel=None):
-    """(samples,) float32 -> (frames, cfg.dim) features: log-mel, or its cepstra,
-    normalized if `cfg.normalize`."""
+    """(samples,) float32 -> (frames, cfg.static_dim) features: log-mel, or its
+    cepstra, normalized if `cfg.normalize` (`with_deltas` appends the deltas)."""
     return finish(log_mel_bins(waveform, rate, cfg, mel), cfg)
 
 
@@ -183,6 +203,35 @@ def finish(feats: tf.Tensor, cfg: FeatureConfig) -> tf.Tensor:
         mean, variance = tf.nn.moments(feats, axes=[0], keepdims=True)
         feats = (feats - mean) * tf.math.rsqrt(variance + 1e-5)
     return feats
+
+
+def with_deltas(feats: tf.Tensor, cfg: FeatureConfig) -> tf.Tensor:
+    """(frames, static_dim) -> (frames, dim): the features, then `cfg.deltas`
+    orders of their time derivative, each the regression of HTK (Young et al.,
+    the HTK Book, section 5.9) over `delta_window` frames N on each side,
+        d(t) = sum_{n=1..N} n (c(t+n) - c(t-n)) / (2 sum_{n=1..N} n^2),
+    with the first and last frames repeated beyond the ends. Per utterance,
+    before padding, so that a padded batch gives every clip the same values."""
+    columns = [feats]
+    n = cfg.delta_window
+    norm = 2.0 * sum(k * k for k in range(1, n + 1))
+    for _ in range(cfg.deltas):
+        c = columns[-1]
+        frames = tf.shape(c)[0]
+        padded = tf.concat(
+            [tf.repeat(c[:1], n, axis=0), c, tf.repeat(c[-1:], n, axis=0)], axis=0
+        )
+        columns.append(
+            tf.add_n(
+                [
+                    k
+                    * (padded[n + k : n + k + frames] - padded[n - k : n - k + frames])
+                    for k in range(1, n + 1)
+                ]
+            )
+            / norm
+        )
+    return tf.concat(columns, axis=1) if len(columns) > 1 else feats
 
 
 def featurizer(rate: int, cfg: FeatureConfig, bins_only: bool = False):

@@ -2,8 +2,8 @@
 
     python -m pytest tests/apps/speech/test_pipeline.py
 
-    (audio, text) -> [shuffle] -> [perturb] -> log_mel -> [SpecAugment] -> targets
-                  -> bucket/pad batch -> prefetch
+    (audio, text) -> [shuffle] -> [perturb] -> log_mel -> [SpecAugment] -> [deltas]
+                  -> targets -> bucket/pad batch -> prefetch
 
 (With cepstra and SpecAugment's frequency masks on mel bins, training runs
 log-mel bins -> [mask bins] -> cepstra, normalization -> [time masks] instead.)
@@ -11,7 +11,7 @@ log-mel bins -> [mask bins] -> cepstra, normalization -> [time masks] instead.)
 Recordings of a fixed split are featurized once and cached when nothing perturbs
 their waveform (validation, test, training without `data.perturb`); composed
 training strings (task ctc) are new every epoch, so never cached. The model inputs are
-`{"features": (T, mel_bins), "length": T}`; the targets are the class id (task
+`{"features": (T, features.dim), "length": T}`; the targets are the class id (task
 classify) or the CTC row `[frames, label_1, ..., label_n]` with `frames =
 ceil(T / frame_stack)`, the model's output frames for this utterance. Batches are
 padded to their longest member (zeros), and the model masks every frame beyond
@@ -28,6 +28,7 @@ from lstmsuite.apps.speech.features import (
     masks_mel_bins,
     perturb,
     spec_augment,
+    with_deltas,
 )
 from lstmsuite.pipelines import data as stages
 
@@ -71,6 +72,12 @@ def features(ds, data_cfg, *, training: bool, seed: int, fixed: bool = True):
                 spec_augment(example[0], augment, s, finish),
                 example[1],
             ),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    if data_cfg.features.deltas:
+        # After SpecAugment: the deltas are those of the features the model sees.
+        ds = ds.map(
+            lambda feats, text: (with_deltas(feats, data_cfg.features), text),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     return ds
@@ -137,5 +144,5 @@ def file_batches(audio: list[np.ndarray], data_cfg, batch_size: int):
     """Decoded files -> batches of model inputs, in order (for `predict`)."""
     ds = stages.from_sequences(audio, dtype=np.float32)
     featurize = featurizer(data_cfg.sample_rate, data_cfg.features)
-    ds = ds.map(lambda a: inputs(featurize(a)))
+    ds = ds.map(lambda a: inputs(with_deltas(featurize(a), data_cfg.features)))
     return stages.apply(ds, [stages.pad_batch(batch_size), stages.prefetch()])

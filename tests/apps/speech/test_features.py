@@ -20,6 +20,7 @@ from lstmsuite.apps.speech.features import (
     masks_mel_bins,
     perturb,
     spec_augment,
+    with_deltas,
 )
 from lstmsuite.pipelines.config import ConfigError
 
@@ -71,6 +72,42 @@ def test_log_mel_matches_numpy(rate, samples, normalize, cepstra):
     want = numpy_log_mel(x.astype(np.float64), rate, cfg)
     assert got.shape == (-(-samples // frame_sizes(rate, cfg)[1]), cfg.dim)
     np.testing.assert_allclose(got, want, atol=2e-3, rtol=1e-3)
+
+
+def numpy_deltas(c, window):
+    """HTK's regression formula, term by term, the ends repeated."""
+    frames = len(c)
+    at = lambda t: c[min(max(t, 0), frames - 1)]  # noqa: E731
+    norm = 2 * sum(n * n for n in range(1, window + 1))
+    return np.array([
+        sum(n * (at(t + n) - at(t - n)) for n in range(1, window + 1)) / norm
+        for t in range(frames)
+    ]).reshape(c.shape)  # fmt: skip
+
+
+@pytest.mark.parametrize("order,window", [(1, 2), (2, 2), (2, 1), (1, 3)])
+@pytest.mark.parametrize("frames", [1, 2, 9])
+def test_deltas_match_the_htk_regression(order, window, frames):
+    c = np.random.default_rng(frames).normal(size=(frames, 5))
+    cfg = FeatureConfig(mel_bins=5, deltas=order, delta_window=window)
+    got = with_deltas(tf.constant(c, tf.float32), cfg).numpy()
+    assert got.shape == (frames, cfg.dim) == (frames, 5 * (order + 1))
+    want = [c, numpy_deltas(c, window)]
+    if order == 2:
+        want.append(numpy_deltas(want[1], window))
+    np.testing.assert_allclose(got, np.concatenate(want, axis=1), atol=1e-5)
+
+
+def test_deltas_of_a_ramp_are_its_slope_and_of_nothing_are_nothing():
+    ramp = np.arange(12, dtype=np.float32)[:, None] * [[0.5, -2.0]]
+    got = with_deltas(tf.constant(ramp), FeatureConfig(mel_bins=2, deltas=2)).numpy()
+    np.testing.assert_allclose(got[2:-2, 2:4], [[0.5, -2.0]] * 8, atol=1e-6)
+    np.testing.assert_allclose(got[4:-4, 4:], 0, atol=1e-6)  # constant slope
+    empty = with_deltas(tf.zeros([0, 2]), FeatureConfig(mel_bins=2, deltas=2))
+    assert empty.shape == (0, 6)
+    none = FeatureConfig(mel_bins=2)  # deltas: 0, the features as they are
+    np.testing.assert_array_equal(with_deltas(tf.constant(ramp), none), ramp)
+    assert none.dim == 2
 
 
 def test_a_clip_shorter_than_a_window_still_gives_a_frame():

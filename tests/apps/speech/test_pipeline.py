@@ -14,6 +14,7 @@ from lstmsuite.apps.speech.pipeline import (
     class_targets,
     ctc_targets,
     features,
+    file_batches,
     waveforms,
 )
 from lstmsuite.pipelines.alphabet import Alphabet
@@ -59,6 +60,27 @@ def test_batches_pad_and_keep_each_length():
             assert length == -(-samples // 80)  # one frame per 10 ms hop
         seen += len(lengths)
     assert seen == len(utts)
+
+
+def test_deltas_are_computed_per_clip_before_padding():
+    """A clip's deltas in a padded batch (evaluate, predict) are its own: the
+    padding of the batch never enters the regression at its end."""
+    from lstmsuite.apps.speech.features import FeatureConfig
+
+    cfg = SpeechDataConfig()
+    cfg.features = FeatureConfig(mel_bins=20, cepstra=6, deltas=2)
+    clips = recordings().audio[:3]
+    alone = [next(iter(file_batches([clip], cfg, 4))) for clip in clips]
+    batch = next(iter(file_batches(clips, cfg, 4)))
+    assert batch["features"].shape[-1] == 18
+    for i, x in enumerate(alone):
+        n = int(x["length"][0])
+        assert int(batch["length"][i]) == n
+        np.testing.assert_array_equal(batch["features"][i, :n], x["features"][0])
+        np.testing.assert_array_equal(batch["features"][i, n:], 0)
+    ds = features(waveforms(recordings()), cfg, training=False, seed=0)
+    first, _ = next(iter(ds))
+    np.testing.assert_allclose(first, alone[0]["features"][0], atol=1e-6)
 
 
 @pytest.mark.parametrize("task", ["classify", "ctc"])
