@@ -212,25 +212,24 @@ def with_deltas(feats: tf.Tensor, cfg: FeatureConfig) -> tf.Tensor:
         d(t) = sum_{n=1..N} n (c(t+n) - c(t-n)) / (2 sum_{n=1..N} n^2),
     with the first and last frames repeated beyond the ends. Per utterance,
     before padding, so that a padded batch gives every clip the same values."""
-    columns = [feats]
     n = cfg.delta_window
     norm = 2.0 * sum(k * k for k in range(1, n + 1))
-    for _ in range(cfg.deltas):
-        c = columns[-1]
+
+    def delta(c):
         frames = tf.shape(c)[0]
-        padded = tf.concat(
-            [tf.repeat(c[:1], n, axis=0), c, tf.repeat(c[-1:], n, axis=0)], axis=0
+        ends = [tf.repeat(c[:1], n, axis=0), c, tf.repeat(c[-1:], n, axis=0)]
+        padded = tf.concat(ends, axis=0)
+
+        def shifted(k):  # c(t + k) for every t
+            return padded[n + k : n + k + frames]
+
+        return (
+            tf.add_n([k * (shifted(k) - shifted(-k)) for k in range(1, n + 1)]) / norm
         )
-        columns.append(
-            tf.add_n(
-                [
-                    k
-                    * (padded[n + k : n + k + frames] - padded[n - k : n - k + frames])
-                    for k in range(1, n + 1)
-                ]
-            )
-            / norm
-        )
+
+    columns = [feats]
+    for _ in range(cfg.deltas):
+        columns.append(delta(columns[-1]))
     return tf.concat(columns, axis=1) if len(columns) > 1 else feats
 
 
