@@ -178,9 +178,7 @@ def test_cudnn_matches_the_generic_loop_on_a_gpu(layer_class):
 @pytest.mark.skipif(BACKEND != "jax", reason="about Keras's JAX backend")
 def test_on_jax_without_a_gpu_gru_runs_our_loop(monkeypatch):
     """Keras's JAX `gru` runs off a GPU too, as a plain scan slower than ours."""
-    import jax
-
-    if jax.default_backend() == "gpu":
+    if recurrent._jax_on_gpu():
         pytest.skip("a GPU is visible: cuDNN may run")
 
     def keras_gru(*args, **kwargs):
