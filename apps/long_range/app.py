@@ -95,8 +95,8 @@ class LongRangeConfig(Config):
             need(
                 self.model.cell in CHRONO_CELLS,
                 "model.cell",
-                f"one of {', '.join(CHRONO_CELLS)} with model.chrono_init (an "
-                "LSTM's input and forget gates)",
+                f"one of {', '.join(CHRONO_CELLS)} with model.chrono_init (a "
+                "forget or update gate to set)",
             )
         edges = d.test_buckets
         need(

@@ -16,10 +16,22 @@ import keras
 import numpy as np
 
 from lstmsuite.layers import get_layer_class
+from lstmsuite.layers.min_gru import MinGRUCell
 
-# Cells with an LSTM's bias layout: `gate_blocks` blocks of `units`, the forget
-# gate's at `forget_block` and, with four blocks, the input gate's first.
-CHRONO_CELLS = ("lstm", "peephole", "cifg", "lstmp", "layernorm", "mogrifier")
+# Cells whose bias holds a gate that sets how long the state is kept: the LSTM
+# family (`gate_blocks` blocks of `units`, the forget gate's at `forget_block`,
+# the input gate's first when the forget gate is second) and the minimal RNNs,
+# whose state is the same kind of leaky sum (minLSTM's f/(f+i); minGRU's 1 - z).
+CHRONO_CELLS = (
+    "lstm",
+    "peephole",
+    "cifg",
+    "lstmp",
+    "layernorm",
+    "mogrifier",
+    "minlstm",
+    "mingru",
+)
 
 
 def chrono_init(layer, t_max: int, seed: int) -> None:
@@ -28,18 +40,31 @@ def chrono_init(layer, t_max: int, seed: int) -> None:
     biases their negatives, so the cell starts with memory time scales spread up
     to `t_max` steps instead of the 1 / (1 - sigmoid(1)) ~ 4 steps of the usual
     forget bias of 1. Over hundreds of steps that is the difference between a
-    gradient that arrives and one that does not."""
+    gradient that arrives and one that does not.
+
+    The minimal RNNs get the same time scales: minLSTM's kept share
+    f / (f + i) is u / (1 + u) with f = σ(log u) and i = σ(-log u), as in the
+    LSTM; minGRU keeps 1 - z, so its z bias is -log u (1 - z = u / (1 + u))."""
     cell = layer.cell
     units, blocks = cell.units, cell.gate_blocks
-    bias = np.asarray(cell.bias).copy()
-    if cell.forget_block is None or bias.shape != (blocks * units,):
-        raise ValueError(f"chrono_init needs an LSTM bias; {layer.name} has none")
+    bias = None if getattr(cell, "bias", None) is None else np.asarray(cell.bias).copy()
+    # (the block that keeps the state, its sign, the input gate's block or None)
+    if cell.forget_block is not None:
+        keep, sign = cell.forget_block, 1.0
+        opposite = 0 if keep == 1 else None
+    elif isinstance(cell, MinGRUCell):
+        keep, sign, opposite = 0, -1.0, None
+    else:
+        keep = None
+    if keep is None or bias is None or bias.shape != (blocks * units,):
+        raise ValueError(
+            f"chrono_init needs a forget or update gate's bias; {layer.name} has none"
+        )
     rng = np.random.default_rng(seed)
     forget = np.log(rng.uniform(1.0, max(t_max - 1, 1.0 + 1e-6), size=units))
-    f = cell.forget_block
-    bias[f * units : (f + 1) * units] = forget
-    if blocks == 4 and f == 1:
-        bias[:units] = -forget
+    bias[keep * units : (keep + 1) * units] = sign * forget
+    if opposite is not None:
+        bias[opposite * units : (opposite + 1) * units] = -forget
     cell.bias.assign(bias.astype(bias.dtype))
 
 

@@ -141,6 +141,33 @@ def test_chrono_init_spreads_the_forget_biases(cell):
         np.testing.assert_allclose(bias[0], -forget)
 
 
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@pytest.mark.parametrize("cell", ["minlstm", "mingru"])
+def test_chrono_init_gives_the_minimal_rnns_the_lstms_time_scales(cell):
+    """A minimal RNN's state is a leaky sum h = a h + b: after chrono init, with
+    the input at zero, its kept share a is u / (1 + u) for u in [1, T_max - 1],
+    the LSTM's forget gate sigma(log u), so its memory spans up to T_max steps."""
+    model = model_for(cell, units=32, chrono_init=600)
+    cell_ = model.get_layer("recurrent0").cell
+    bias = np.asarray(cell_.bias).reshape(cell_.gate_blocks, 32)
+    if cell == "minlstm":
+        f, i = _sigmoid(bias[1]), _sigmoid(bias[0])
+        kept = f / (f + i)
+        u = np.exp(bias[1])
+    else:
+        kept = 1.0 - _sigmoid(bias[0])
+        u = np.exp(-bias[0])
+    assert (u >= 1 - 1e-5).all() and (u <= 599 + 1e-3).all() and u.std() > 50
+    np.testing.assert_allclose(kept, u / (1 + u), rtol=1e-5)
+    # The layer's own coefficients on a zero input: the same kept share.
+    z = np.broadcast_to(np.asarray(cell_.bias), (1, cell_.gate_blocks * 32))
+    a = np.asarray(cell_.coefficients(keras.ops.convert_to_tensor(z))[0])
+    np.testing.assert_allclose(a[0], kept, rtol=1e-5)
+
+
 def test_gradient_flow_plot_names_the_probe_length(tmp_path, monkeypatch):
     """The probe's length labels the axis: parity trains on T<=40 but is probed
     on its longest test bucket, which the title alone would misstate."""
