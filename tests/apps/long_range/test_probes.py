@@ -17,6 +17,7 @@ from lstmsuite.apps.long_range.probes import (
     step_through,
 )
 from lstmsuite.layers import CELLS
+from tests.layers.numpy_reference import sigmoid
 
 TOKENS = {"vocab": 10, "features": 0, "output": "sequence", "classes": 10}
 VALUES = {"vocab": 0, "features": 2, "output": "last", "classes": 1}
@@ -141,10 +142,6 @@ def test_chrono_init_spreads_the_forget_biases(cell):
         np.testing.assert_allclose(bias[0], -forget)
 
 
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
 @pytest.mark.parametrize("cell", ["minlstm", "mingru"])
 def test_chrono_init_gives_the_minimal_rnns_the_lstms_time_scales(cell):
     """A minimal RNN's state is a leaky sum h = a h + b: after chrono init, with
@@ -154,11 +151,11 @@ def test_chrono_init_gives_the_minimal_rnns_the_lstms_time_scales(cell):
     cell_ = model.get_layer("recurrent0").cell
     bias = np.asarray(cell_.bias).reshape(cell_.gate_blocks, 32)
     if cell == "minlstm":
-        f, i = _sigmoid(bias[1]), _sigmoid(bias[0])
+        f, i = sigmoid(bias[1]), sigmoid(bias[0])
         kept = f / (f + i)
         u = np.exp(bias[1])
     else:
-        kept = 1.0 - _sigmoid(bias[0])
+        kept = 1.0 - sigmoid(bias[0])
         u = np.exp(-bias[0])
     assert (u >= 1 - 1e-5).all() and (u <= 599 + 1e-3).all() and u.std() > 50
     np.testing.assert_allclose(kept, u / (1 + u), rtol=1e-5)
