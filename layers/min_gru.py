@@ -40,6 +40,7 @@ import keras
 from keras import activations, ops
 
 from lstmsuite.layers import linear_scan as scan_lib
+from lstmsuite.layers import min_rnn_fused
 from lstmsuite.layers.dropout import zoneout
 from lstmsuite.layers.recurrent import (
     RecurrentCell,
@@ -143,14 +144,38 @@ class MinRNNCell(RecurrentCell):
             h_tilde = h_tilde * candidate_mask
         return h_tilde
 
+    def gates(self, gate_blocks):
+        """`(a, s)`: the share a of h(t-1) that h keeps and the share s = 1 - a
+        of h̃ that it takes in, from the gate blocks of z (all blocks but the
+        last, the candidate's). s is computed as accurately as a (not as 1 - a
+        where that loses digits)."""
+        raise NotImplementedError
+
+    def gates_gradient(self, gate_blocks, a, s, grad_a):
+        """dL/d(gate blocks) from dL/da, s being 1 - a, in closed form; None where
+        the gates have no closed form here (autodiff of `gates` then).
+
+        The fused training path (`lstmsuite.layers.min_rnn_fused`) calls it: the
+        autodiff of the gates' stable forms costs more than the rest of a
+        training step's element-wise work.
+        """
+        return None
+
     def coefficients(self, z, candidate_mask=None):
         """`(a, b, log_a)` of h = a * h(t-1) + b from the projected input `z`.
 
         `z`: one step `(batch, blocks * units)` or a sequence
         `(batch, time, blocks * units)`; `candidate_mask`: the Semeniuta mask
-        broadcastable to h̃, or None.
+        broadcastable to h̃, or None. b = s * h̃ (see `gates`).
         """
-        raise NotImplementedError
+        *gate_blocks, k_h = ops.split(z, self.gate_blocks, axis=-1)
+        a, s = self.gates(gate_blocks)
+        return a, s * self.candidate(k_h, candidate_mask), self.log_a(gate_blocks, a)
+
+    def log_a(self, gate_blocks, a):
+        """log a, for the log-space scan only (unused values are pruned from
+        graphs): a stable form for sigmoid gates, log(a) otherwise."""
+        return ops.log(a)
 
     def step(self, z, states, masks):
         h_tm1 = states[0]
@@ -203,6 +228,9 @@ def min_rnn_scan(layer, sequences, initial_state, mask, training):
     if training and cell.zoneout_hidden:
         batch, time = ops.shape(sequences)[0], ops.shape(sequences)[1]
         keep = cell._zoneout_mask((batch, time, cell.units), cell.zoneout_hidden)
+        if layer.go_backwards:
+            # Drawn in input order, as the step loop draws it and reverses it.
+            keep = ops.flip(keep, axis=1)
     candidate_mask = None
     if masks.recurrent is not None and cell.recurrent_dropout_mode == "semeniuta":
         candidate_mask = ops.expand_dims(masks.recurrent, 1)
@@ -223,16 +251,20 @@ def min_rnn_scan(layer, sequences, initial_state, mask, training):
             mask = ops.transpose(mask, (1, 0))
         if candidate_mask is not None:
             candidate_mask = ops.transpose(candidate_mask, (1, 0, 2))
-    z = cell.project_inputs(inputs, masks)
-    tail = functools.partial(
-        _scan_tail,
-        cell,
+    options = dict(
         training=training,
         zero_output_for_mask=layer.zero_output_for_mask,
         return_sequences=layer.return_sequences,
-        method=method,
-        time_major=time_major,
     )
+    if time_major and keras.backend.backend() == "tensorflow":
+        # The sequential scan with its gradient as one function (see there).
+        z = min_rnn_fused.project_blocks(cell, inputs)
+        tail = functools.partial(min_rnn_fused.scan_tail, cell, **options)
+    else:
+        z = cell.project_inputs(inputs, masks)
+        tail = functools.partial(
+            _scan_tail, cell, method=method, time_major=time_major, **options
+        )
     if _compile_tail(method):
         import tensorflow as tf
 
@@ -379,20 +411,21 @@ class MinGRUCell(MinRNNCell):
         )
         super().__init__(unit_forget_bias=False, **arguments)
 
-    def coefficients(self, z, candidate_mask=None):
-        k_z, k_h = ops.split(z, 2, axis=-1)
-        h_tilde = self.candidate(k_h, candidate_mask)
-        if self._sigmoid_gates():
-            # log(1 - σ(k)) = -softplus(k), for the log-space scan only (unused
-            # values are pruned from graphs).
-            gate = ops.sigmoid(k_z)
-            a = 1.0 - gate
-            log_a = -ops.softplus(k_z)
-        else:
-            gate = self.recurrent_activation(k_z)
-            a = 1.0 - gate
-            log_a = ops.log(a)
-        return a, gate * h_tilde, log_a
+    def gates(self, gate_blocks):
+        (k_z,) = gate_blocks
+        gate = self.recurrent_activation(k_z)
+        return 1.0 - gate, gate
+
+    def gates_gradient(self, gate_blocks, a, s, grad_a):
+        if not self._sigmoid_gates():
+            return None
+        # a = 1 - σ(k): da/dk = -σ(k) (1 - σ(k)) = -s a.
+        return [-grad_a * a * s]
+
+    def log_a(self, gate_blocks, a):
+        if not self._sigmoid_gates():
+            return ops.log(a)
+        return -ops.softplus(gate_blocks[0])  # log(1 - σ(k)) = -softplus(k)
 
 
 @keras.saving.register_keras_serializable(package="lstmsuite")

@@ -97,27 +97,44 @@ class MinLSTMCell(MinRNNCell):
     ):
         super().__init__(**arguments_of(locals()))
 
-    def coefficients(self, z, candidate_mask=None):
-        k_i, k_f, k_h = ops.split(z, 3, axis=-1)
-        h_tilde = self.candidate(k_h, candidate_mask)
-        if self._sigmoid_gates():
-            # f' = σ(k_f) / (σ(k_f) + σ(k_i)) = (1 + e_i) / (2 + e_i + e_f) with
-            # e = exp(-k), every term scaled by exp(-m), m = max(0, -k_f, -k_i):
-            # no exponent above 0, a denominator >= 1, three exponentials (the
-            # softplus form took seven, the largest cost of a training step).
-            m = ops.maximum(ops.maximum(-k_f, -k_i), 0.0)
-            u, e_i, e_f = ops.exp(-m), ops.exp(-k_i - m), ops.exp(-k_f - m)
-            a = (u + e_i) / (2.0 * u + e_i + e_f)
-            i_norm = 1.0 - a
-            # log f' = -softplus(log i - log f), log σ(x) = -softplus(-x): for
-            # the log-space scan only (unused values are pruned from graphs).
-            log_a = -ops.softplus(ops.softplus(-k_f) - ops.softplus(-k_i))
-        else:
+    def gates(self, gate_blocks):
+        k_i, k_f = gate_blocks
+        if not self._sigmoid_gates():
             i = self.recurrent_activation(k_i)
             f = self.recurrent_activation(k_f)
-            a, i_norm = f / (f + i), i / (f + i)
-            log_a = ops.log(a)
-        return a, i_norm * h_tilde, log_a
+            # Gates that reach 0 (e.g. hard_sigmoid) can both be 0: f' = i' = 1/2
+            # there, their limit as f = i -> 0 (0/0 otherwise).
+            total = f + i
+            both_closed = total <= 0.0
+            total = ops.where(both_closed, 1.0, total)
+            return (
+                ops.where(both_closed, 0.5, f / total),
+                ops.where(both_closed, 0.5, i / total),
+            )
+        # f' = σ(k_f) / (σ(k_f) + σ(k_i)) = (1 + e_i) / (2 + e_i + e_f) with
+        # e = exp(-k), every term scaled by exp(-m), m = max(0, -k_f, -k_i): no
+        # exponent above 0, a denominator >= 1, three exponentials (the softplus
+        # form took seven, the largest cost of a training step).
+        m = ops.maximum(ops.maximum(-k_f, -k_i), 0.0)
+        u, e_i, e_f = ops.exp(-m), ops.exp(-k_i - m), ops.exp(-k_f - m)
+        a = (u + e_i) / (2.0 * u + e_i + e_f)
+        return a, 1.0 - a
+
+    def gates_gradient(self, gate_blocks, a, s, grad_a):
+        if not self._sigmoid_gates():
+            return None
+        # a = σ(log σ(k_f) - log σ(k_i)), d log σ(k)/dk = σ(-k): so
+        # da/dk_f = a s σ(-k_f) and da/dk_i = -a s σ(-k_i).
+        k_i, k_f = gate_blocks
+        grad = grad_a * a * s
+        return [-grad * ops.sigmoid(-k_i), grad * ops.sigmoid(-k_f)]
+
+    def log_a(self, gate_blocks, a):
+        if not self._sigmoid_gates():
+            return ops.log(a)
+        # log f' = -softplus(log i - log f), log σ(x) = -softplus(-x).
+        k_i, k_f = gate_blocks
+        return -ops.softplus(ops.softplus(-k_f) - ops.softplus(-k_i))
 
 
 @keras.saving.register_keras_serializable(package="lstmsuite")

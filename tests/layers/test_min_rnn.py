@@ -190,6 +190,85 @@ def test_training_masks_agree_between_forms(name, use_form):
             np.testing.assert_allclose(ours, theirs, atol=ATOL)
 
 
+# Cases of the fused sequential form's own gradient (`min_rnn_fused`): layer
+# arguments, call arguments.
+FUSED_CASES = {
+    "training-regularized": (
+        dict(
+            dropout=0.3,
+            recurrent_dropout=0.4,
+            recurrent_dropout_mode="semeniuta",
+            zoneout_hidden=0.5,
+            seed=7,
+            go_backwards=True,
+            return_sequences=True,
+        ),
+        dict(mask=MASK, training=True),
+    ),
+    "last-output-masked": (
+        dict(zoneout_hidden=0.3),
+        dict(mask=MASK, initial_state=[H0]),
+    ),
+    "last-output-zero-for-mask": (
+        dict(zero_output_for_mask=True),
+        dict(mask=MASK),
+    ),
+    "other-activations": (
+        dict(
+            recurrent_activation="hard_sigmoid",
+            activation="relu",
+            zoneout_hidden=0.4,
+            seed=3,
+        ),
+        dict(training=True, initial_state=[H0]),
+    ),
+}
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="the fused form is TensorFlow's")
+@pytest.mark.parametrize("name", list(PAIRS))
+@pytest.mark.parametrize("case", list(FUSED_CASES))
+def test_fused_sequential_gradient_matches_step_loop(name, case, use_form):
+    """TensorFlow's sequential form has its own gradient (closed-form gate
+    gradients, one reverse loop, only h(T-1) leaving it without
+    `return_sequences`): outputs and gradients equal the step loop's autodiff,
+    with training masks (the same seed draws the same masks), the last output
+    only, masks, `zero_output_for_mask`, and gates that are not the sigmoid
+    (autodiff of `gates` then)."""
+    layer_kwargs, call = FUSED_CASES[case]
+    x = inputs(8).astype("float32")
+    results = {}
+    for form in ("loop", "sequential"):
+        use_form(form)
+        layer = PAIRS[name][0](UNITS, return_state=True, **layer_kwargs)
+        layer.build((BATCH, TIME, FEATURES))
+        randomize_weights(layer, seed=2, scale=0.8)
+        results[form] = loss_and_grads(layer, x, **call)
+    (got, _, dx, dw), (expected, _, expected_dx, expected_dw) = (
+        results["sequential"],
+        results["loop"],
+    )
+    for ours, theirs in zip(got, expected):
+        np.testing.assert_allclose(ours, theirs, atol=ATOL)
+    np.testing.assert_allclose(dx, expected_dx, atol=ATOL)
+    assert len(dw) == len(expected_dw) == 2
+    for ours, theirs in zip(dw, expected_dw):
+        np.testing.assert_allclose(ours, theirs, atol=ATOL)
+    assert np.abs(dw[0]).max() > 1e-3  # the gradient reached the kernel
+
+
+def test_min_lstm_gates_that_both_close_share_equally():
+    """Gates that reach 0 (hard_sigmoid) can both be 0, where f / (f + i) is
+    0 / 0: the cell takes f' = i' = 1/2 there (their limit as f = i -> 0)."""
+    cell = MinLSTMCell(2, recurrent_activation="hard_sigmoid")
+    k_i = np.array([[-10.0, -10.0], [0.0, -10.0]], "float32")
+    k_f = np.array([[-10.0, -10.0], [-10.0, 0.0]], "float32")
+    gates = [keras.ops.convert_to_tensor(k) for k in (k_i, k_f)]
+    a, s = (to_numpy(t) for t in cell.gates(gates))
+    np.testing.assert_allclose(a, [[0.5, 0.5], [0.0, 1.0]])
+    np.testing.assert_allclose(s, [[0.5, 0.5], [1.0, 0.0]])
+
+
 def test_zoneout_training_matches_reference_with_recorded_masks():
     """Training zoneout is the paper's step with a fresh keep mask per step."""
     layer = make_layer("mingru", zoneout_hidden=0.5, seed=3)
