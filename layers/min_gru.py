@@ -9,8 +9,9 @@ sequence is the linear recurrence h(t) = a(t) h(t-1) + b(t) with a = 1 - z and
 b = z * h̃ known before the loop: `MinGRU` computes W x for the whole sequence in
 one matmul and runs that recurrence as a scan (`lstmsuite.layers.linear_scan`):
 the paper's parallel log-space scan on a GPU; on a CPU with TensorFlow a
-sequential scan, in one XLA cluster with the element-wise work around it; on a
-CPU with JAX the generic step loop, measured faster there. The cell
+sequential scan, in one XLA cluster with the element-wise work around it and its
+own gradient (`lstmsuite.layers.min_rnn_fused`); on a CPU with JAX the generic
+step loop, measured faster there. The cell
 (`MinGRUCell`) computes one step, for `keras.layers.RNN` and step-by-step
 decoding; every form gives the same outputs, states and gradients.
 
