@@ -386,6 +386,8 @@ class MinGRUCell(MinRNNCell):
     """
 
     gate_blocks = 2
+    # h keeps 1 - z: a larger z bias keeps less of it.
+    retention_gate = (0, -1.0)
 
     def __init__(
         self,

@@ -203,6 +203,14 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     gate_blocks = 4
     forget_block: int | None = 1
     has_cell_state = True
+
+    @property
+    def retention_gate(self) -> tuple[int, float] | None:
+        """`(block, sign)` of the gate whose bias sets how long the state lasts:
+        raising `sign * bias` keeps more of it (the forget gate: +1). None for a
+        cell without such a gate. Chrono initialization uses it."""
+        return None if self.forget_block is None else (self.forget_block, 1.0)
+
     # Arguments of this class the subclass has no use for: left out of its config.
     config_keys_not_taken: tuple[str, ...] = ()
 

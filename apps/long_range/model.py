@@ -16,7 +16,6 @@ import keras
 import numpy as np
 
 from lstmsuite.layers import get_layer_class
-from lstmsuite.layers.min_gru import MinGRUCell
 
 # Cells whose bias holds a gate that sets how long the state is kept: the LSTM
 # family (`gate_blocks` blocks of `units`, the forget gate's at `forget_block`,
@@ -48,18 +47,15 @@ def chrono_init(layer, t_max: int, seed: int) -> None:
     cell = layer.cell
     units, blocks = cell.units, cell.gate_blocks
     bias = None if getattr(cell, "bias", None) is None else np.asarray(cell.bias).copy()
-    # (the block that keeps the state, its sign, the input gate's block or None)
-    if cell.forget_block is not None:
-        keep, sign = cell.forget_block, 1.0
-        opposite = 0 if keep == 1 else None
-    elif isinstance(cell, MinGRUCell):
-        keep, sign, opposite = 0, -1.0, None
-    else:
-        keep = None
-    if keep is None or bias is None or bias.shape != (blocks * units,):
+    gate = getattr(cell, "retention_gate", None)
+    if gate is None or bias is None or bias.shape != (blocks * units,):
         raise ValueError(
             f"chrono_init needs a forget or update gate's bias; {layer.name} has none"
         )
+    # The block that keeps the state, its sign, and the input gate's block where
+    # there is one (block 0 of (i, f, ...), as in LSTM and MinLSTM).
+    keep, sign = gate
+    opposite = 0 if sign > 0 and keep == 1 else None
     rng = np.random.default_rng(seed)
     forget = np.log(rng.uniform(1.0, max(t_max - 1, 1.0 + 1e-6), size=units))
     bias[keep * units : (keep + 1) * units] = sign * forget
