@@ -148,8 +148,8 @@ class MinRNNCell(RecurrentCell):
     def gates(self, gate_blocks):
         """`(a, s)`: the share a of h(t-1) that h keeps and the share s = 1 - a
         of h̃ that it takes in, from the gate blocks of z (all blocks but the
-        last, the candidate's). s is computed as accurately as a (not as 1 - a
-        where that loses digits)."""
+        last, the candidate's). A cell may compute s directly where that is
+        more accurate than 1 - a (`MinGRUCell`: s = σ(k_z))."""
         raise NotImplementedError
 
     def gates_gradient(self, gate_blocks, a, s, grad_a):
