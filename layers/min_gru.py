@@ -260,7 +260,7 @@ def min_rnn_scan(layer, sequences, initial_state, mask, training):
     if time_major and keras.backend.backend() == "tensorflow":
         # The sequential scan with its gradient as one function (see there).
         z = min_rnn_fused.project_blocks(cell, inputs)
-        tail = functools.partial(min_rnn_fused.scan_tail, cell, **options)
+        tail = functools.partial(_fused_scan_tail, cell, **options)
     else:
         z = cell.project_inputs(inputs, masks)
         tail = functools.partial(
@@ -306,7 +306,6 @@ def _scan_tail(
     """`min_rnn_scan` from the projected inputs `z` on: coefficients, masks folded
     in, the scan, the outputs (batch-major, whatever `time_major` says of `z`,
     `keep`, `mask` and `candidate_mask`)."""
-    time_axis = 0 if time_major else 1
     dtype = z.dtype
     if dtype in ("float16", "bfloat16"):  # the scan in float32
         z, h0 = ops.cast(z, "float32"), ops.cast(h0, "float32")
@@ -320,6 +319,7 @@ def _scan_tail(
         rate = cell.zoneout_hidden
         a, b = a + rate * (1.0 - a), b * (1.0 - rate)
         log_a = ops.logaddexp(math.log(rate), math.log(1.0 - rate) + log_a)
+    step_on = None
     if mask is not None:
         step_on = ops.expand_dims(ops.cast(mask, "bool"), -1)
         a, b = ops.where(step_on, a, 1.0), ops.where(step_on, b, 0.0)
@@ -328,24 +328,81 @@ def _scan_tail(
         a, b, h0, log_a=log_a, method=method, time_major=time_major
     )
 
-    # Outputs as keras_backend.rnn gives them: a masked step keeps the state, so h
-    # there is the state held; the output there is the previous output, which on
-    # TensorFlow is zeros before the first step not masked (on JAX it is the
-    # previous state, i.e. h), or zeros with `zero_output_for_mask`.
-    outputs = h
+    return _scan_outputs(
+        h, step_on, dtype, zero_output_for_mask, return_sequences, time_major
+    )
+
+
+def _fused_scan_tail(
+    cell,
+    z,
+    h0,
+    keep,
+    mask,
+    candidate_mask,
+    training,
+    zero_output_for_mask,
+    return_sequences,
+):
+    """`_scan_tail` for TensorFlow's sequential form: time-major gate blocks `z`
+    (a list) through `min_rnn_fused.fused_scan`, the same results."""
+    dtype = z[0].dtype
+    if dtype in ("float16", "bfloat16"):  # the scan in float32
+        z = [ops.cast(block, "float32") for block in z]
+        h0 = ops.cast(h0, "float32")
+        if candidate_mask is not None:
+            candidate_mask = ops.cast(candidate_mask, "float32")
+    # Steps where h is held (a = 1, b = 0): masked steps and zoneout's keep mask
+    # in training; at inference zoneout mixes a and b with its rate.
+    held, rate = keep, 0.0
+    if keep is None and not training and cell.zoneout_hidden:
+        rate = cell.zoneout_hidden
+    step_on = None
     if mask is not None:
+        step_on = ops.expand_dims(ops.cast(mask, "bool"), -1)
+        held = ops.logical_not(step_on) if held is None else held | ~step_on
+    h = min_rnn_fused.fused_scan(
+        cell, z, h0, held, rate, candidate_mask, last_only=not return_sequences
+    )
+    return _scan_outputs(
+        h, step_on, dtype, zero_output_for_mask, return_sequences, time_major=True
+    )
+
+
+def _scan_outputs(
+    h, step_on, dtype, zero_output_for_mask, return_sequences, time_major
+):
+    """`(last_output, outputs, [last_h])` as `keras_backend.rnn` gives them, from
+    the scan's h: every step, or (without `return_sequences`) possibly the last
+    step alone. `step_on`: the mask with a trailing axis, or None.
+
+    A masked step keeps the state, so h there is the state held; the output there
+    is the previous output, which on TensorFlow is zeros before the first step
+    not masked (on JAX it is the previous state, i.e. h), or zeros with
+    `zero_output_for_mask`.
+    """
+    time_axis = 0 if time_major else 1
+
+    def last(t):
+        return t[-1] if time_major else t[:, -1]
+
+    shown = None  # where the output is h, not zeros
+    if step_on is not None:
         if zero_output_for_mask:
-            outputs = ops.where(step_on, h, 0.0)
+            shown = step_on
         elif keras.backend.backend() == "tensorflow":
-            seen = ops.cumsum(ops.cast(step_on, "int32"), axis=time_axis) > 0
-            outputs = ops.where(seen, h, 0.0)
-    outputs, h = ops.cast(outputs, dtype), ops.cast(h, dtype)
-    last_output, last_h = (t[-1] if time_major else t[:, -1] for t in (outputs, h))
-    if not return_sequences:
-        outputs = ops.expand_dims(last_output, 1)
-    elif time_major:
-        outputs = ops.transpose(outputs, (1, 0, 2))
-    return last_output, outputs, [last_h]
+            shown = ops.cumsum(ops.cast(step_on, "int32"), axis=time_axis) > 0
+    if return_sequences:
+        outputs = h if shown is None else ops.where(shown, h, 0.0)
+        last_output, last_h = last(outputs), last(h)
+        outputs = ops.cast(outputs, dtype)
+        if time_major:
+            outputs = ops.transpose(outputs, (1, 0, 2))
+    else:
+        last_h = h if len(h.shape) == 2 else last(h)
+        last_output = last_h if shown is None else ops.where(last(shown), last_h, 0.0)
+        outputs = ops.expand_dims(ops.cast(last_output, dtype), 1)
+    return ops.cast(last_output, dtype), outputs, [ops.cast(last_h, dtype)]
 
 
 @keras.saving.register_keras_serializable(package="lstmsuite")

@@ -47,63 +47,10 @@ def project_blocks(cell, inputs):
     return z
 
 
-def scan_tail(
-    cell,
-    z,
-    h0,
-    keep,
-    mask,
-    candidate_mask,
-    training,
-    zero_output_for_mask,
-    return_sequences,
-):
-    """`min_gru._scan_tail` for time-major gate blocks `z` (a list): the same
-    `(last_output, outputs, [last_h])`, outputs batch-major."""
-    dtype = z[0].dtype
-    if dtype in ("float16", "bfloat16"):  # the scan in float32
-        z = [ops.cast(block, "float32") for block in z]
-        h0 = ops.cast(h0, "float32")
-        if candidate_mask is not None:
-            candidate_mask = ops.cast(candidate_mask, "float32")
-    # Steps where h is held (a = 1, b = 0): masked steps and zoneout's keep mask
-    # in training; at inference zoneout mixes a and b with its rate.
-    held, rate = None, 0.0
-    if keep is not None:
-        held = keep
-    elif not training and cell.zoneout_hidden:
-        rate = cell.zoneout_hidden
-    step_on = None
-    if mask is not None:
-        step_on = ops.expand_dims(ops.cast(mask, "bool"), -1)
-        held = ops.logical_not(step_on) if held is None else held | ~step_on
-
-    h = _fused_scan(
-        cell, z, h0, held, rate, candidate_mask, last_only=not return_sequences
-    )
-
-    # Outputs as `min_gru._scan_tail` gives them (see there).
-    if return_sequences:
-        outputs = h
-        if step_on is not None:
-            if zero_output_for_mask:
-                outputs = ops.where(step_on, h, 0.0)
-            else:
-                seen = ops.cumsum(ops.cast(step_on, "int32"), axis=0) > 0
-                outputs = ops.where(seen, h, 0.0)
-        last_output, last_h = outputs[-1], h[-1]
-        outputs = ops.transpose(ops.cast(outputs, dtype), (1, 0, 2))
-    else:
-        last_h = last_output = h
-        if step_on is not None:
-            shown = step_on[-1] if zero_output_for_mask else ops.any(step_on, axis=0)
-            last_output = ops.where(shown, h, 0.0)
-        outputs = ops.expand_dims(ops.cast(last_output, dtype), 1)
-    return ops.cast(last_output, dtype), outputs, [ops.cast(last_h, dtype)]
-
-
-def _fused_scan(cell, z, h0, held, rate, candidate_mask, last_only):
-    """Every h(t) (time-major), or h(T-1) alone with `last_only`."""
+def fused_scan(cell, z, h0, held, rate, candidate_mask, last_only):
+    """Every h(t) (time-major), or h(T-1) alone with `last_only`, from the gate
+    blocks `z` (a list, float32); `held`: where h is held (bool) or None; `rate`:
+    zoneout's rate at inference, else 0."""
     import tensorflow as tf
 
     gate_count = len(z) - 1
