@@ -16,7 +16,10 @@ the clip is kept, the rest cut from its start and end: endpointing that clips a
 word's edges, as a voice-activity detector does), speed perturbation (Ko et al. 2015:
 the clip resampled by a random factor in `speed`, which changes its tempo and
 pitch together, as a faster or slower speaker with another voice would) and
-white noise at a random signal-to-noise ratio (`snr_db`).
+white noise at a random signal-to-noise ratio (`snr_db`). `vtlp` (vocal tract
+length perturbation, Jaitly and Hinton 2013) warps the filter bank's frequency axis by
+a random factor per utterance: the formants of a longer or shorter vocal tract, at
+the clip's own tempo and length (`vtlp_factor`, `warped_frequencies`).
 
 `spec_augment` (Park et al. 2019, without time warping): `freq_masks` bands of at
 most `freq_width` mel bins and `time_masks` spans of at most `time_width` of the
@@ -91,6 +94,14 @@ class PerturbConfig:
     trim: list[float] | None = None  # [low, high] share of the clip kept; null: off
     speed: list[float] | None = None  # [low, high] factors, e.g. [0.9, 1.1]; null: off
     snr_db: list[float] | None = None  # [low, high] dB of added white noise; null: off
+    # [low, high] factors of the frequency warp (VTLP), e.g. [0.9, 1.1]; null: off.
+    vtlp: list[float] | None = None
+
+    @property
+    def active(self) -> bool:
+        return any(
+            v is not None for v in (self.trim, self.speed, self.snr_db, self.vtlp)
+        )
 
 
 def frame_sizes(rate: int, cfg: FeatureConfig) -> tuple[int, int, int]:
@@ -144,10 +155,11 @@ def check_range(key: str, pair) -> None:
 def check_perturb(cfg: PerturbConfig, key: str = "data.perturb") -> None:
     from lstmsuite.pipelines.config import ConfigError
 
-    for name in ("trim", "speed", "snr_db"):
+    for name in ("trim", "speed", "snr_db", "vtlp"):
         check_range(f"{key}.{name}", getattr(cfg, name))
-    if cfg.speed is not None and cfg.speed[0] <= 0:
-        raise ConfigError(f"{key}.speed: factors must be > 0")
+    for name in ("speed", "vtlp"):
+        if getattr(cfg, name) is not None and getattr(cfg, name)[0] <= 0:
+            raise ConfigError(f"{key}.{name}: factors must be > 0")
     if cfg.trim is not None and not 0 < cfg.trim[0] <= cfg.trim[1] <= 1:
         raise ConfigError(f"{key}.trim: expected shares in (0, 1], got {cfg.trim}")
 
@@ -160,15 +172,57 @@ def white_noise(shape, signal_rms, snr_db, snr_seed, noise_seed):
     return noise * signal_rms / 10.0 ** (snr / 20.0)
 
 
-def mel_matrix(rate: int, cfg: FeatureConfig) -> tf.Tensor:
-    """(fft_length // 2 + 1, mel_bins) filter bank."""
+def mel_matrix(rate: int, cfg: FeatureConfig, warp=None) -> tf.Tensor:
+    """(fft_length // 2 + 1, mel_bins) filter bank; with `warp` (a scalar
+    tensor), the bank of `warped_frequencies`: `tf.signal.
+    linear_to_mel_weight_matrix` written out, so that the bins' frequencies can move.
+    """
     _, _, fft = frame_sizes(rate, cfg)
-    return tf.signal.linear_to_mel_weight_matrix(
-        num_mel_bins=cfg.mel_bins,
-        num_spectrogram_bins=fft // 2 + 1,
-        sample_rate=rate,
-        lower_edge_hertz=cfg.fmin,
-        upper_edge_hertz=cfg.fmax if cfg.fmax is not None else rate / 2,
+    fmax = cfg.fmax if cfg.fmax is not None else rate / 2
+    if warp is None:
+        return tf.signal.linear_to_mel_weight_matrix(
+            num_mel_bins=cfg.mel_bins,
+            num_spectrogram_bins=fft // 2 + 1,
+            sample_rate=rate,
+            lower_edge_hertz=cfg.fmin,
+            upper_edge_hertz=fmax,
+        )
+
+    def mel(hz):  # the HTK mel scale, as tf.signal's
+        return 1127.0 * tf.math.log1p(hz / 700.0)
+
+    hz = tf.linspace(0.0, rate / 2, fft // 2 + 1)[1:]  # the DC bin joins no filter
+    m = mel(warped_frequencies(hz, warp, rate))[:, None]
+    edges = tf.linspace(mel(float(cfg.fmin)), mel(float(fmax)), cfg.mel_bins + 2)
+    lower, center, upper = edges[:-2], edges[1:-1], edges[2:]
+    rising = (m - lower) / (center - lower)
+    falling = (upper - m) / (upper - center)
+    weights = tf.maximum(0.0, tf.minimum(rising, falling))
+    return tf.pad(weights, [[1, 0], [0, 0]])
+
+
+def warped_frequencies(hz, warp, rate: int, boundary: float = 0.8):
+    """The frequencies `hz` moved by the VTLP factor `warp` (Jaitly and Hinton
+    2013, eq. 1): `warp * f` up to `boundary * nyquist * min(warp, 1) / warp`,
+    then the straight line to the Nyquist frequency, which stays where it is, so
+    that no frequency leaves the spectrum. Their boundary, 4.8 of 8 kHz, is 0.6 of
+    the band; ours is 0.8, since at 8 kHz the third formant (up to about 3 kHz)
+    lies above 0.6 of the 4 kHz band and would be squeezed."""
+    nyquist = rate / 2
+    warp = tf.cast(warp, tf.float32)
+    knee_in = boundary * nyquist * tf.minimum(warp, 1.0) / warp
+    knee_out = boundary * nyquist * tf.minimum(warp, 1.0)
+    slope = (nyquist - knee_out) / (nyquist - knee_in)
+    return tf.where(hz <= knee_in, warp * hz, nyquist - slope * (nyquist - hz))
+
+
+def vtlp_factor(cfg: PerturbConfig, seed: tf.Tensor):
+    """The utterance's VTLP warp, drawn from `cfg.vtlp` with a (2,) seed; the
+    stream is folded from `perturb`'s seed, so the other perturbations draw what
+    they drew without VTLP."""
+    low, high = cfg.vtlp
+    return tf.random.stateless_uniform(
+        [], tf.random.experimental.stateless_fold_in(seed, 5), low, high
     )
 
 
@@ -234,12 +288,17 @@ def with_deltas(feats: tf.Tensor, cfg: FeatureConfig) -> tf.Tensor:
 
 
 def featurizer(rate: int, cfg: FeatureConfig, bins_only: bool = False):
-    """waveform -> features (`bins_only`: the log-mel bins, which `finish` turns
-    into the features), with the filter bank built once (not per element)."""
-    mel = mel_matrix(rate, cfg)
-    if bins_only:
-        return lambda waveform: log_mel_bins(waveform, rate, cfg, mel)
-    return lambda waveform: log_mel(waveform, rate, cfg, mel)
+    """(waveform, warp=None) -> features (`bins_only`: the log-mel bins, which
+    `finish` turns into the features). The filter bank is built once, not per
+    element, unless a VTLP `warp` moves it."""
+    fixed = mel_matrix(rate, cfg)
+    features = log_mel_bins if bins_only else log_mel
+
+    def featurize(waveform, warp=None):
+        mel = fixed if warp is None else mel_matrix(rate, cfg, warp)
+        return features(waveform, rate, cfg, mel)
+
+    return featurize
 
 
 def masks_mel_bins(features: FeatureConfig, augment: SpecAugmentConfig) -> bool:

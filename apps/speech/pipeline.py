@@ -28,6 +28,7 @@ from lstmsuite.apps.speech.features import (
     masks_mel_bins,
     perturb,
     spec_augment,
+    vtlp_factor,
     with_deltas,
 )
 from lstmsuite.pipelines import data as stages
@@ -42,28 +43,29 @@ def waveforms(utterances) -> tf.data.Dataset:
 
 def features(ds, data_cfg, *, training: bool, seed: int, fixed: bool = True):
     """(audio, text) -> (features, text); training examples are perturbed (speed,
-    noise) before, and SpecAugmented after, the features (with cepstra, after the
-    log-mel bins, which SpecAugment then turns into the features)."""
+    noise; VTLP warps their filter bank) before, and SpecAugmented after, the
+    features (with cepstra, after the log-mel bins, which SpecAugment then turns
+    into the features)."""
     augment = data_cfg.spec_augment
     augmenting = training and bool(augment.freq_masks or augment.time_masks)
     on_bins = augmenting and masks_mel_bins(data_cfg.features, augment)
     featurize = featurizer(data_cfg.sample_rate, data_cfg.features, bins_only=on_bins)
     wave = data_cfg.perturb
-    perturbing = training and any(
-        v is not None for v in (wave.trim, wave.speed, wave.snr_db)
-    )
+    perturbing = training and wave.active
     to_features = stages.parallel_map(lambda audio, text: (featurize(audio), text))
+
+    def perturbed_features(example, s):
+        warp = None if wave.vtlp is None else vtlp_factor(wave, s)
+        return featurize(perturb(example[0], wave, s), warp), example[1]
+
     if fixed and not perturbing:
         # The features of fixed clips are the same every epoch: compute them once.
         ds = stages.apply(ds, [to_features, stages.cache(data_cfg.cache)])
     if fixed and training:
         ds = stages.shuffle(data_cfg.shuffle_buffer, seed)(ds)
     if perturbing:
-        ds = with_seeds(ds, seed + 2).map(
-            lambda example, s: (perturb(example[0], wave, s), example[1]),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-    if perturbing or not fixed:
+        ds = stages.parallel_map(perturbed_features)(with_seeds(ds, seed + 2))
+    elif not fixed:
         ds = to_features(ds)
     if augmenting:
         finish = data_cfg.features if on_bins else None

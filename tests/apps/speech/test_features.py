@@ -13,21 +13,38 @@ from lstmsuite.apps.speech.features import (
     PerturbConfig,
     SpecAugmentConfig,
     check_features,
+    check_perturb,
     check_spec_augment,
+    featurizer,
     finish,
     frame_sizes,
     log_mel,
     masks_mel_bins,
+    mel_matrix,
     perturb,
     spec_augment,
+    vtlp_factor,
+    warped_frequencies,
     with_deltas,
 )
 from lstmsuite.pipelines.config import ConfigError
 
 
-def numpy_log_mel(x, rate, cfg: FeatureConfig):
+def numpy_vtlp(hz, warp, rate, boundary=0.8):
+    """Jaitly and Hinton 2013, eq. 1, with F_hi = boundary * S / 2."""
+    half, f_hi = rate / 2, boundary * rate / 2
+    knee = f_hi * min(warp, 1) / warp
+    return np.where(
+        hz <= knee,
+        hz * warp,
+        half - (half - f_hi * min(warp, 1)) / (half - knee) * (half - hz),
+    )
+
+
+def numpy_log_mel(x, rate, cfg: FeatureConfig, warp=None):
     """The spectrogram from its definition: periodic Hann frames (the end
-    zero-padded), |rfft|^2, triangular filters on the HTK mel scale, log."""
+    zero-padded), |rfft|^2, triangular filters on the HTK mel scale (each bin's
+    frequency VTLP-warped with `warp`), log."""
     length, step, fft = frame_sizes(rate, cfg)
     count = -(-len(x) // step)
     x = np.pad(x, (0, (count - 1) * step + length - len(x)))
@@ -40,6 +57,8 @@ def numpy_log_mel(x, rate, cfg: FeatureConfig):
 
     fmax = cfg.fmax or rate / 2
     hz = np.linspace(0, rate / 2, fft // 2 + 1)
+    if warp is not None:
+        hz = numpy_vtlp(hz, warp, rate)
     edges = np.linspace(mel(cfg.fmin), mel(fmax), cfg.mel_bins + 2)
     lower, center, upper = edges[:-2], edges[1:-1], edges[2:]
     m = mel(hz)[:, None]
@@ -72,6 +91,53 @@ def test_log_mel_matches_numpy(rate, samples, normalize, cepstra):
     want = numpy_log_mel(x.astype(np.float64), rate, cfg)
     assert got.shape == (-(-samples // frame_sizes(rate, cfg)[1]), cfg.dim)
     np.testing.assert_allclose(got, want, atol=2e-3, rtol=1e-3)
+
+
+@pytest.mark.parametrize("warp", [0.85, 1.0, 1.15])
+@pytest.mark.parametrize("rate", [8000, 16000])
+def test_vtlp_filter_bank_matches_the_paper(rate, warp):
+    cfg = FeatureConfig(mel_bins=23, fmin=40.0)
+    x = np.random.default_rng(1).normal(0, 0.1, 2000).astype(np.float32)
+    featurize = featurizer(rate, cfg)
+    got = featurize(tf.constant(x), tf.constant(warp)).numpy()
+    want = numpy_log_mel(x.astype(np.float64), rate, cfg, warp=warp)
+    np.testing.assert_allclose(got, want, atol=2e-3, rtol=1e-3)
+    # The bank written out is tf.signal's when nothing is warped.
+    np.testing.assert_allclose(
+        mel_matrix(rate, cfg, tf.constant(1.0)), mel_matrix(rate, cfg), atol=1e-5
+    )
+
+
+def test_vtlp_scales_the_band_below_its_knee_and_keeps_the_nyquist_frequency():
+    hz = tf.constant([0.0, 500.0, 1000.0, 3500.0, 4000.0])
+    np.testing.assert_allclose(
+        warped_frequencies(hz, 1.2, 8000)[:3], [0, 600, 1200], rtol=1e-6
+    )
+    for warp in (0.8, 1.0, 1.25):
+        f = warped_frequencies(tf.linspace(0.0, 4000.0, 401), warp, 8000).numpy()
+        assert f[-1] == pytest.approx(4000.0)
+        assert np.all(np.diff(f) > 0)  # one to one: no two bins land together
+    # A tone at 500 Hz through a bank warped by 1.2 peaks where 600 Hz does.
+    rate, t = 8000, np.arange(4000) / 8000
+    cfg = FeatureConfig(mel_bins=40)
+    featurize = featurizer(rate, cfg)
+
+    def peak(freq, warp=None):
+        tone = tf.constant(np.sin(2 * np.pi * freq * t), tf.float32)
+        return np.argmax(featurize(tone, warp).numpy().mean(0))
+
+    assert peak(500, tf.constant(1.2)) == peak(600) != peak(500)
+
+
+def test_vtlp_factors_come_from_the_range_and_the_seed():
+    cfg = PerturbConfig(vtlp=[0.9, 1.1])
+    drawn = [float(vtlp_factor(cfg, tf.constant([k, 3]))) for k in range(20)]
+    assert all(0.9 <= d <= 1.1 for d in drawn) and len(set(drawn)) == 20
+    assert float(vtlp_factor(cfg, tf.constant([4, 3]))) == drawn[4]
+    with pytest.raises(ConfigError, match="data.perturb.vtlp: factors must be > 0"):
+        check_perturb(PerturbConfig(vtlp=[0.0, 1.1]))
+    with pytest.raises(ConfigError, match=r"data.perturb.vtlp: expected \[low, high\]"):
+        check_perturb(PerturbConfig(vtlp=[1.1, 0.9]))
 
 
 def numpy_deltas(c, window):

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from lstmsuite.apps.speech.app import SpeechDataConfig, SpeechModelConfig
+from lstmsuite.apps.speech.features import PerturbConfig
 from lstmsuite.apps.speech.model import FrameStack, build_model
 from lstmsuite.apps.speech.pipeline import (
     batches,
@@ -41,6 +42,23 @@ def test_targets_count_the_models_frames():
     assert int(label) == 1
     with pytest.raises(tf.errors.InvalidArgumentError, match="not a class"):
         class_targets(["no", "yes"])(feats, tf.constant("maybe"))
+
+
+def test_vtlp_warps_training_features_and_leaves_the_other_draws_alone():
+    utts = recordings()
+
+    def train_features(**perturb):
+        cfg = SpeechDataConfig(perturb=PerturbConfig(speed=[0.8, 1.25], **perturb))
+        ds = features(waveforms(utts), cfg, training=True, seed=5)
+        return [f.numpy() for f, _ in ds.take(3)]
+
+    plain, unwarped = train_features(), train_features(vtlp=[1.0, 1.0])
+    warped, again = train_features(vtlp=[0.9, 1.1]), train_features(vtlp=[0.9, 1.1])
+    for a, b, c, d in zip(plain, unwarped, warped, again):
+        # A warp of 1 is no warp: the speed and order drawn are those without VTLP.
+        np.testing.assert_allclose(b, a, atol=1e-4)
+        assert c.shape == a.shape and not np.allclose(c, a, atol=1e-2)
+        np.testing.assert_array_equal(c, d)  # seeded
 
 
 def test_batches_pad_and_keep_each_length():
