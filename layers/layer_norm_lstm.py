@@ -145,6 +145,18 @@ class LayerNormLSTMCell(RecurrentCell):
     whole sequence before the loop (see `derive_weights`); in training it runs per
     step, off the recurrence's critical path.
 
+    Zero inputs from a zero state: W x = 0 and U h = 0, the candidate's bias
+    starts at 0, so c and h stay exactly 0 for as long as the inputs are 0. LN
+    at a zero vector has the Jacobian gamma / sqrt(norm_epsilon) (316 for the
+    default), and a step goes through two (LN(U h) and LN(c)), so the gradient
+    grows by orders of magnitude per such step and overflows float32 within
+    about ten of them (measured: 5e16 after 5 steps, NaN after 10; with
+    `norm_epsilon=0.1`, 6e6 after 30 and NaN over the 100+ blank pixels that
+    open a sequential-MNIST image). The forward pass is unaffected. Mask
+    leading padding (masked steps pass no gradient through the LN) or feed
+    inputs that are not exactly zero (e.g. standardized). With a single input
+    feature, LN(W x) keeps only the sign of x.
+
     Args:
         units: Positive integer, dimensionality of the output space.
         norm_epsilon: Small float added to the variance.
@@ -368,6 +380,10 @@ class LayerNormLSTMCell(RecurrentCell):
 @keras.saving.register_keras_serializable(package="lstmsuite")
 class LayerNormLSTM(RecurrentLayer):
     """Layer-normalized LSTM (Ba et al. 2016).
+
+    Long runs of exactly zero inputs from a zero state make the gradient explode
+    (LN's Jacobian at a zero vector; see `LayerNormLSTMCell`): mask such padding
+    or standardize the inputs.
 
     Args:
         units: Positive integer, dimensionality of the output space.

@@ -96,3 +96,21 @@ def test_layer_norm_closed_form_gradient_matches_autodiff(dtype):
     np.testing.assert_allclose(train[2], infer[2], **tol)
     for g_train, g_infer in zip(train[3], infer[3]):
         np.testing.assert_allclose(g_train, g_infer, **tol)
+
+
+def test_layer_norm_lstm_zero_prefix_gradient_explodes_unless_masked():
+    """The hazard `LayerNormLSTMCell` documents: from a zero state, zero inputs
+    keep h and c exactly 0, where LN's Jacobian is gamma / sqrt(epsilon), twice a
+    step, so the gradient explodes across the zero steps; masked, they pass none."""
+    rng = np.random.default_rng(3)
+    x = np.concatenate(
+        [np.zeros((2, 12, 3)), rng.normal(size=(2, 3, 3))], axis=1
+    ).astype("float32")
+    mask = np.array([[False] * 12 + [True] * 3] * 2)
+    layer = LayerNormLSTM(8, seed=1)
+    *_, masked = loss_and_grads(layer, x, mask=mask)
+    *_, unmasked = loss_and_grads(layer, x)
+    masked_max = max(np.abs(g).max() for g in masked)
+    assert np.isfinite(masked_max) and masked_max < 100.0
+    unmasked_max = max(np.nan_to_num(np.abs(g), nan=np.inf).max() for g in unmasked)
+    assert unmasked_max > 1e6 * masked_max
