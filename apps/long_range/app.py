@@ -49,6 +49,10 @@ class LongRangeDataConfig(DataConfig):
     eval_examples: int = 1000  # generated tasks: validation and test examples
     test_buckets: list[int] = field(default_factory=lambda: [40, 64, 128, 256])
     permutation_seed: int = 0  # pmnist: the pixel order (fixed with the task)
+    # smnist, pmnist: pixels minus the training images' mean, over their standard
+    # deviation, so that blank pixels are not exactly 0 (a LayerNorm LSTM's
+    # gradient overflows over exact zeros; apps/long_range/README.md).
+    standardize: bool = False
 
 
 @dataclass(kw_only=True)
@@ -114,6 +118,7 @@ class LongRangeConfig(Config):
         need(d.max_length is None, "data.max_length", "unset (see data.length)")
         if d.source not in IMAGE_SOURCES:
             need(d.path is None, "data.path", f"unset ({d.source} is generated)")
+            need(not d.standardize, "data.standardize", "false (images only)")
             # Checks the task's own arguments (data.options) and length now.
             from lstmsuite.apps.long_range.data import generated_task
 
@@ -134,7 +139,7 @@ class LongRangeApp(App):
 
         d = cfg.data
         if d.source in data.IMAGE_SOURCES:
-            images = data.load_images(d.path)
+            images = data.load_images(d.path, standardize=d.standardize)
             pixels = images["train"][0].shape[1]
             order = data.run_permutation(d, run_dir, pixels, create=True)
             train = data.image_dataset(
@@ -191,7 +196,7 @@ def test_sets(cfg: LongRangeConfig, run_dir) -> dict[str, Any]:
 
     d = cfg.data
     if d.source in data.IMAGE_SOURCES:
-        images = data.load_images(d.path)
+        images = data.load_images(d.path, standardize=d.standardize)
         pixels = images["test"][0].shape[1]
         order = data.run_permutation(d, run_dir, pixels, create=False)
         return {"test": data.image_dataset(*images["test"], order, batch_size=256)}

@@ -17,7 +17,8 @@
   (T = 64, split 80/10/10 in a fixed order): the embedded default that runs in
   minutes. The permutation comes from `data.permutation_seed` (the task, not
   the training seed: every cell of a study sees the same one) and is saved in the
-  run (`permutation.json`), which evaluation reads.
+  run (`permutation.json`), which evaluation reads. `data.standardize` centers
+  and scales the pixels by the training images' mean and standard deviation.
 """
 
 from __future__ import annotations
@@ -90,9 +91,22 @@ def parity_buckets(data_cfg) -> list[tuple[int, int]]:
 # -------------------------------------------------------------------------- images
 
 
-def load_images(path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def load_images(path, standardize=False) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """`{"train": (x, y), "valid": ..., "test": ...}`: images float32 in [0, 1]
-    flattened to (N, pixels), labels int32."""
+    flattened to (N, pixels), labels int32; with `standardize`, every split minus
+    the training images' mean pixel, over their standard deviation."""
+    splits = _read_images(path)
+    if not standardize:
+        return splits
+    train = splits["train"][0].astype(np.float64)
+    mean, std = train.mean(), train.std()
+    return {
+        name: (((x - mean) / std).astype(np.float32), y)
+        for name, (x, y) in splits.items()
+    }
+
+
+def _read_images(path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     if path is None:
         from sklearn.datasets import load_digits
 

@@ -73,7 +73,7 @@ def test_tiny_run_trains_resumes_evaluates_and_draws(tmp_path, capsys):
         (["data.source=parity", "data.length=6", "data.test_buckets=[6,8,12]"],
          ["accuracy", "accuracy_train_lengths", "accuracy_7_8", "accuracy_9_12",
           "baseline_accuracy"]),
-        (["data.source=pmnist", "data.batch_size=64"],
+        (["data.source=pmnist", "data.batch_size=64", "data.standardize=true"],
          ["accuracy", "baseline_accuracy"]),
     ],
 )  # fmt: skip
@@ -146,6 +146,23 @@ def test_mnist_npz_source_splits_and_rejects_bad_files(tmp_path):
         data.load_images(tmp_path / "missing.npz")
 
 
+def test_standardized_images_use_the_training_statistics():
+    """`data.standardize`: every split minus the training pixels' mean, over
+    their standard deviation; no blank pixel is left at exactly 0."""
+    raw = data.load_images(None)
+    images = data.load_images(None, standardize=True)
+    train = raw["train"][0].astype(np.float64)
+    mean, std = train.mean(), train.std()
+    for name in ("train", "valid", "test"):
+        x, y = images[name]
+        assert x.dtype == np.float32
+        np.testing.assert_allclose(x, (raw[name][0] - mean) / std, atol=1e-5)
+        np.testing.assert_array_equal(y, raw[name][1])
+        assert (raw[name][0] == 0).any() and not (x == 0).any()
+    assert abs(images["train"][0].mean()) < 1e-5
+    assert abs(images["train"][0].std() - 1) < 1e-5
+
+
 def test_a_saved_permutation_of_other_images_is_refused(tmp_path):
     cfg = load_config(LongRangeConfig, TINY, ["data.source=pmnist"])
     order = data.run_permutation(cfg.data, tmp_path, 64, create=True)
@@ -164,6 +181,7 @@ def test_a_saved_permutation_of_other_images_is_refused(tmp_path):
         (["model.cell=gru", "model.chrono_init=100"], "model.cell: expected one of"),
         (["data.source=parity", "data.length=50"], "data.test_buckets"),
         (["data.options={symbols: 3}"], "data.options: adding"),
+        (["data.standardize=true"], "data.standardize: expected false"),
     ],
 )
 def test_config_errors_name_the_key(overrides, message):
