@@ -117,8 +117,15 @@ class MinLSTMCell(MinRNNCell):
         # form took seven, the largest cost of a training step).
         m = ops.maximum(ops.maximum(-k_f, -k_i), 0.0)
         u, e_i, e_f = ops.exp(-m), ops.exp(-k_i - m), ops.exp(-k_f - m)
-        a = (u + e_i) / (2.0 * u + e_i + e_f)
-        return a, 1.0 - a
+        # i' = (1 + e_f) / (2 + e_i + e_f) from its own numerator, and f' = 1 - i':
+        # where the memory is long (f' near 1, as chrono initialization starts
+        # it) i' is small and is all the input h takes in, which 1 - f' would
+        # round to a few digits; f' = 1 - i' keeps f' to float32's step near 1.
+        # One division, as before (interleaved A/B, B=32, T=1000, H=128: within
+        # 1% of 1 - f'); s and a as two products of 1 / (2u + e_i + e_f) trained
+        # 6-13% slower.
+        s = (u + e_f) / (2.0 * u + e_i + e_f)
+        return 1.0 - s, s
 
     def gates_gradient(self, gate_blocks, a, s, grad_a):
         if not self._sigmoid_gates():

@@ -269,6 +269,22 @@ def test_min_lstm_gates_that_both_close_share_equally():
     np.testing.assert_allclose(s, [[0.5, 0.5], [1.0, 0.0]])
 
 
+def test_min_lstm_input_share_is_exact_where_the_memory_is_long():
+    """Where f' is near 1 (a long memory, as chrono initialization starts the
+    cell), i' is small: the cell computes it from its own numerator, so it keeps
+    float32's relative precision, which 1 - f' (a difference near 1) would not."""
+    cell = MinLSTMCell(4)
+    k_i = np.array([[-16.0, -12.0, -3.0, 2.0]], "float32")
+    k_f = np.array([[16.0, 12.0, 3.0, -2.0]], "float32")
+    gates = [keras.ops.convert_to_tensor(k) for k in (k_i, k_f)]
+    a, s = (to_numpy(t).astype(np.float64) for t in cell.gates(gates))
+    sigmoid = lambda k: 1.0 / (1.0 + np.exp(-k.astype(np.float64)))  # noqa: E731
+    f, i = sigmoid(k_f), sigmoid(k_i)
+    np.testing.assert_allclose(a, f / (f + i), rtol=1e-6)
+    np.testing.assert_allclose(s, i / (f + i), rtol=1e-6)  # s down to 1e-7
+    assert s[0, 0] < 1e-6 and np.all(s > 0)
+
+
 def test_zoneout_training_matches_reference_with_recorded_masks():
     """Training zoneout is the paper's step with a fresh keep mask per step."""
     layer = make_layer("mingru", zoneout_hidden=0.5, seed=3)
