@@ -481,7 +481,7 @@ def _train(app, cfg: Config, run: RunDir) -> dict[str, Any]:
         write_json(run.metrics, summary)
         plot_curves(run.history, run.curves)
     if status == "diverged":
-        raise TrainingDivergedError(_diverged_message(run, guard.tripped, state))
+        raise TrainingDivergedError(_diverged_message(run, guard.tripped, state, cfg))
     return summary
 
 
@@ -543,7 +543,7 @@ def _prebuild_for_multi_worker(model, train_ds, strategy) -> None:
     tf_trainer.reduce_per_replica = reduce_per_replica
 
 
-def _diverged_message(run: RunDir, where, state) -> str:
+def _diverged_message(run: RunDir, where, state, cfg=None) -> str:
     epoch, batch = where
     at = f"epoch {epoch + 1}" + (f", batch {batch + 1}" if batch >= 0 else "")
     done = state.get("epoch", 0)
@@ -554,10 +554,19 @@ def _diverged_message(run: RunDir, where, state) -> str:
         )
     else:
         kept = "No epoch had finished, so there is no checkpoint."
-    return (
-        f"Training stopped: the loss became NaN or infinite at {at}. {kept} "
-        "Try a lower training.learning_rate or a training.clipnorm."
-    )
+    advice = "Try a lower training.learning_rate or a training.clipnorm."
+    if getattr(getattr(cfg, "model", None), "cell", None) == "layernorm":
+        # A lower learning rate does not help here: layer normalization of a
+        # zero vector has a Jacobian of gamma / sqrt(epsilon), so a state and an
+        # input that stay zero for many steps (blank pixels, zero padding)
+        # multiply the gradient by ~1e3 a step (layers/layer_norm_lstm.py).
+        advice = (
+            "With the LayerNorm cell the usual cause is a run of all-zero inputs "
+            "from a zero state (blank pixels, zero padding), whose gradient "
+            "explodes whatever the learning rate: standardize or mask the "
+            "inputs (for MNIST, data.standardize=true). " + advice
+        )
+    return f"Training stopped: the loss became NaN or infinite at {at}. {kept} {advice}"
 
 
 def check_resumable(run: RunDir, cfg: Config) -> list[str]:

@@ -478,3 +478,22 @@ def test_tuning_trials_validate_with_the_averaged_weights(tmp_path):
     ):
         np.testing.assert_array_equal(validated, end)
         np.testing.assert_allclose(slot, raw, rtol=1e-5, atol=1e-6)
+
+
+def test_divergence_advice_names_the_layernorm_zero_input_hazard(tmp_path):
+    """A lower learning rate cannot fix the LayerNorm cell's zero-state gradient
+    (layers/layer_norm_lstm.py), so its message says what does."""
+    from types import SimpleNamespace
+
+    from lstmsuite.pipelines.training import _diverged_message
+
+    run = RunDir(tmp_path)
+    generic = _diverged_message(
+        run, (0, 3), {}, SimpleNamespace(model=SimpleNamespace(cell="lstm"))
+    )
+    assert "learning_rate" in generic and "standardize" not in generic
+    layernorm = _diverged_message(
+        run, (0, 3), {}, SimpleNamespace(model=SimpleNamespace(cell="layernorm"))
+    )
+    assert "epoch 1, batch 4" in layernorm
+    assert "data.standardize=true" in layernorm and "mask" in layernorm
