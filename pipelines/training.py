@@ -543,7 +543,7 @@ def _prebuild_for_multi_worker(model, train_ds, strategy) -> None:
     tf_trainer.reduce_per_replica = reduce_per_replica
 
 
-def _diverged_message(run: RunDir, where, state, cfg=None) -> str:
+def _diverged_message(run: RunDir, where, state, cfg: Config) -> str:
     epoch, batch = where
     at = f"epoch {epoch + 1}" + (f", batch {batch + 1}" if batch >= 0 else "")
     done = state.get("epoch", 0)
@@ -555,7 +555,7 @@ def _diverged_message(run: RunDir, where, state, cfg=None) -> str:
     else:
         kept = "No epoch had finished, so there is no checkpoint."
     advice = "Try a lower training.learning_rate or a training.clipnorm."
-    if getattr(getattr(cfg, "model", None), "cell", None) == "layernorm":
+    if cfg.model.cell == "layernorm":
         # A lower learning rate does not help here: layer normalization of a
         # zero vector has a Jacobian of gamma / sqrt(epsilon), so a state and an
         # input that stay zero for many steps (blank pixels, zero padding)
