@@ -53,6 +53,23 @@ class StepMasks(NamedTuple):
     derived: object = None
 
 
+class _LoopInputs(NamedTuple):
+    """What the generic loop slices per step: the inputs and the zoneout masks
+    drawn for every step (a dict of (batch, time, width) masks, maybe empty).
+
+    `shape` is the inputs' because Keras's TensorFlow `rnn` reads
+    `inputs.shape[1]` when the time dimension is unknown (any padded length in a
+    `tf.function`), which a plain tuple does not have.
+    """
+
+    x: object
+    zoneout: dict
+
+    @property
+    def shape(self):
+        return self.x.shape
+
+
 def recurrent_matmul(h, kernel, z, training=False):
     """`(h @ kernel, z)`: a step's recurrent matmul, with its projected input `z`.
 
@@ -616,7 +633,7 @@ class RecurrentLayer(keras.layers.RNN):
         sequences = cell.prepare_inputs(sequences, masks)
 
         # Zoneout draws a fresh mask per step: draw them all now and feed them to
-        # the loop as extra inputs beside x (a tuple, so the loop slices each one
+        # the loop as extra inputs beside x (`_LoopInputs`: the loop slices each one
         # per step without a concatenate/split, which cost ~20% in training), so
         # that the loop body has no random state.
         zoneout = {}
@@ -628,14 +645,14 @@ class RecurrentLayer(keras.layers.RNN):
             ):
                 if rate:
                     zoneout[key] = cell._zoneout_mask((batch, time, width), rate)
-        loop_inputs = (sequences, *zoneout.values()) if zoneout else sequences
+        loop_inputs = _LoopInputs(sequences, zoneout) if zoneout else sequences
 
         def run(loop_inputs, states, masks, mask):
             def step(x_t, states):
                 step_masks = masks
                 if zoneout:
-                    x_t, *zoneout_t = x_t
-                    step_masks = masks._replace(**dict(zip(zoneout, zoneout_t)))
+                    step_masks = masks._replace(**x_t.zoneout)
+                    x_t = x_t.x
                 # The input projection of step t waits for h(t-1), so that it
                 # runs beside step t's recurrent matmul instead of competing with
                 # the steps before it (TensorFlow, `lstmsuite bench layers`

@@ -1,12 +1,15 @@
 """Dropout and zoneout semantics (`layers/dropout.py`) for every cell."""
 
+import keras
 import numpy as np
 import pytest
 
+from lstmsuite.layers import CELLS
 from tests.layers import numpy_reference as ref_np
 from tests.layers.helpers import (
     BATCH,
     FEATURES,
+    PROJ,
     TIME,
     UNITS,
     VARIANTS,
@@ -276,3 +279,40 @@ def test_seed_makes_training_reproducible(variant, mode):
     assert not np.allclose(to_numpy(other(x, training=True)[0]), out_first)
     # A second batch draws new masks.
     assert not np.allclose(to_numpy(first(x, training=True)[0]), out_first)
+
+
+# Every cell that has zoneout, with its fixed arguments; GRU and the plain RNN
+# have no cell state to zone out.
+ZONED_CELLS = {
+    "lstm": {"zoneout_cell": 0.2},
+    "peephole": {"zoneout_cell": 0.2},
+    "cifg": {"zoneout_cell": 0.2},
+    "lstmp": {"zoneout_cell": 0.2, "proj_units": PROJ},
+    "layernorm": {"zoneout_cell": 0.2},
+    "gru": {},
+    "slstm": {"zoneout_cell": 0.2},
+    "mogrifier": {"zoneout_cell": 0.2},
+    "simple_rnn": {},
+}
+
+
+@pytest.mark.parametrize("name", list(ZONED_CELLS))
+def test_zoneout_trains_on_batches_of_any_length(name):
+    """Padded batches of a new length each step, as `tf.data` buckets give: the
+    traced training step sees an unknown time dimension and a mask."""
+    layer = CELLS[name](
+        UNITS, zoneout_hidden=0.2, recurrent_dropout=0.2, seed=3, **ZONED_CELLS[name]
+    )
+    model = keras.Sequential(
+        [keras.Input((None, FEATURES)), keras.layers.Masking(), layer]
+    )
+    model.compile(optimizer="sgd", loss="mse")
+    before = [to_numpy(w).copy() for w in model.trainable_weights]
+    for time in (3, 6, 4, 7):
+        x = inputs(seed=time, time=time).astype("float32")
+        x[0, time - 2 :] = 0.0  # padding, masked
+        target = np.zeros((BATCH, model.output_shape[-1]), "float32")
+        loss = model.train_on_batch(x, target)
+        assert np.isfinite(loss)
+    after = [to_numpy(w) for w in model.trainable_weights]
+    assert any(not np.allclose(a, b) for a, b in zip(after, before))
