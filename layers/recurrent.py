@@ -55,7 +55,8 @@ class StepMasks(NamedTuple):
 
 class _LoopInputs(NamedTuple):
     """What the generic loop slices per step: the inputs and the zoneout masks
-    drawn for every step (a dict of (batch, time, width) masks, maybe empty).
+    drawn for every step (a dict of (batch, time, width) masks, only
+    built when zoneout is on).
 
     `shape` is the inputs' because Keras's TensorFlow `rnn` reads
     `inputs.shape[1]` when the time dimension is unknown (any padded length in a

@@ -308,10 +308,10 @@ def test_zoneout_trains_on_batches_of_any_length(name):
     )
     model.compile(optimizer="sgd", loss="mse")
     before = [to_numpy(w).copy() for w in model.trainable_weights]
+    target = np.zeros((BATCH, model.output_shape[-1]), "float32")
     for time in (3, 6, 4, 7):
         x = inputs(seed=time, time=time).astype("float32")
         x[0, time - 2 :] = 0.0  # padding, masked
-        target = np.zeros((BATCH, model.output_shape[-1]), "float32")
         loss = model.train_on_batch(x, target)
         assert np.isfinite(loss)
     after = [to_numpy(w) for w in model.trainable_weights]
