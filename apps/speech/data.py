@@ -23,6 +23,9 @@ Sources:
     The test speakers are heard in training.
   - `speakers`: whole speakers held out: `test_speakers` (default theo, yweweler)
     for test, `valid_speakers` (default lucas) for validation, the others train.
+    With `valid_speakers: []` every other speaker trains, and validation is
+    their recordings with index 5-9: the test voices are still never heard, but
+    validation then watches heard voices.
 * `folder`: audio files under `path` listed in `path/labels.tsv`, one line
   `relative/path.wav<TAB>transcript[<TAB>train|valid|test]`; without the third
   column a file is split 80/10/10 by the MD5 of its path. WAV at any rate, mono or
@@ -129,27 +132,45 @@ def fsdd_split(
     if match is None:
         return None
     _, speaker, index = match.groups()
+    index = int(index)
     if split == "speakers":
         if speaker in test_speakers:
             return "test"
-        return "valid" if speaker in valid_speakers else "train"
-    index = int(index)
+        if valid_speakers:
+            return "valid" if speaker in valid_speakers else "train"
+        # No validation speaker: hold out recordings of the training voices.
+        return "valid" if index in FSDD_VALID_INDEX else "train"
     if index in FSDD_TEST_INDEX:
         return "test"
     return "valid" if index in FSDD_VALID_INDEX else "train"
 
 
-def _check_split_options(split, valid_speakers, test_speakers) -> None:
+def _split_options(split, valid_speakers, test_speakers) -> tuple[tuple, tuple]:
+    """The checked speaker lists (a single name is a list of one)."""
     if split not in ("official", "speakers"):
         raise ValueError(
             f"data.options.split: expected 'official' or 'speakers', got {split!r}"
         )
-    both = set(valid_speakers) & set(test_speakers)
+    lists = []
+    for key, value in (
+        ("valid_speakers", valid_speakers),
+        ("test_speakers", test_speakers),
+    ):
+        value = (value,) if isinstance(value, str) else value
+        if not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, str) for v in value
+        ):
+            raise ValueError(
+                f"data.options.{key}: expected a list of speaker names, got {value!r}"
+            )
+        lists.append(tuple(value))
+    both = set(lists[0]) & set(lists[1])
     if both:
         raise ValueError(
             f"data.options: speakers {sorted(both)} are in both valid_speakers and "
             "test_speakers; a speaker belongs to one split"
         )
+    return lists[0], lists[1]
 
 
 @SOURCES.register("fsdd")
@@ -162,7 +183,7 @@ def load_fsdd(
     test_speakers=("theo", "yweweler"),
 ) -> Splits:
     """FSDD from its folder (see the module docstring)."""
-    _check_split_options(split, valid_speakers, test_speakers)
+    valid_speakers, test_speakers = _split_options(split, valid_speakers, test_speakers)
     folder = require_dir(path, "fsdd", "the folder that holds recordings/")
     recordings = folder / "recordings" if (folder / "recordings").is_dir() else folder
     files = sorted(recordings.glob("*.wav"))
@@ -241,7 +262,7 @@ def load_tfds(
     not follow FSDD's pattern by the MD5 of the name)."""
     import tensorflow_datasets as tfds
 
-    _check_split_options(split, valid_speakers, test_speakers)
+    valid_speakers, test_speakers = _split_options(split, valid_speakers, test_speakers)
     try:
         ds, info = tfds.load(
             name, split="train", data_dir=path, download=False, with_info=True

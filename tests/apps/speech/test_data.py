@@ -79,6 +79,31 @@ def test_fsdd_speakers_split_holds_whole_speakers_out(tmp_path):
     assert fsdd_split("not_an_fsdd_name", "official") is None
 
 
+def test_fsdd_speakers_split_without_a_validation_speaker(tmp_path):
+    # valid_speakers: [] trains on every other voice and validates on their
+    # recordings 5-9; the test voices stay unheard.
+    root = make_fsdd(tmp_path / "fsdd", per=11)
+    splits = SOURCES.get("fsdd")(
+        str(root), rate=8000, split="speakers", valid_speakers=[],
+        test_speakers=["carol", "dave"],
+    )  # fmt: skip
+    speakers = {name: set(split.speakers) for name, split in splits.items()}
+    assert speakers == {
+        "train": {"alice", "bob"}, "valid": {"alice", "bob"}, "test": {"carol", "dave"}
+    }  # fmt: skip
+    one = SOURCES.get("fsdd")(
+        str(root), rate=8000, split="speakers", valid_speakers="bob",
+        test_speakers=["carol", "dave"],
+    )  # fmt: skip
+    assert set(one["valid"].speakers) == {"bob"}  # a name alone is a list of one
+    with pytest.raises(ValueError, match="valid_speakers: expected a list"):
+        SOURCES.get("fsdd")(str(root), rate=8000, split="speakers", valid_speakers=3)
+    valid_index = {int(n.split("_")[2][:-4]) for n in splits["valid"].names}
+    train_index = {int(n.split("_")[2][:-4]) for n in splits["train"].names}
+    assert valid_index == set(range(5, 10)) and not valid_index & train_index
+    assert len(splits["test"]) == 2 * 10 * 11
+
+
 def test_fsdd_skips_and_counts_unreadable_recordings(tmp_path):
     root = make_fsdd(tmp_path / "fsdd", per=11)
     (root / "recordings" / "3_alice_10.wav").write_bytes(b"RIFF....junk")
