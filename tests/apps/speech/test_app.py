@@ -31,9 +31,13 @@ CTC = [
 
 
 def test_shipped_configs_load():
-    for name in ("tiny", "digits", "digits_speakers", "strings"):
+    names = sorted(path.stem for path in CONFIGS.glob("*.yaml"))
+    assert {"tiny", "digits", "digits_speakers", "strings"} <= set(names)
+    for name in names:
         cfg = load_config(SpeechConfig, CONFIGS / f"{name}.yaml", app="speech")
         assert cfg.app == "speech" and cfg.model.units > 0
+    four = load_config(SpeechConfig, CONFIGS / "strings_4voices.yaml", app="speech")
+    assert four.data.options == {"split": "speakers", "valid_speakers": []}
 
 
 def last_json(capsys) -> dict:
