@@ -151,26 +151,26 @@ def _split_options(split, valid_speakers, test_speakers) -> tuple[tuple, tuple]:
         raise ValueError(
             f"data.options.split: expected 'official' or 'speakers', got {split!r}"
         )
-    lists = []
-    for key, value in (
-        ("valid_speakers", valid_speakers),
-        ("test_speakers", test_speakers),
-    ):
-        value = (value,) if isinstance(value, str) else value
-        if not isinstance(value, (list, tuple)) or not all(
-            isinstance(v, str) for v in value
-        ):
-            raise ValueError(
-                f"data.options.{key}: expected a list of speaker names, got {value!r}"
-            )
-        lists.append(tuple(value))
-    both = set(lists[0]) & set(lists[1])
+    valid = _speaker_names("valid_speakers", valid_speakers)
+    test = _speaker_names("test_speakers", test_speakers)
+    both = set(valid) & set(test)
     if both:
         raise ValueError(
             f"data.options: speakers {sorted(both)} are in both valid_speakers and "
             "test_speakers; a speaker belongs to one split"
         )
-    return lists[0], lists[1]
+    return valid, test
+
+
+def _speaker_names(key: str, value) -> tuple[str, ...]:
+    names = (value,) if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(
+        isinstance(name, str) for name in names
+    ):
+        raise ValueError(
+            f"data.options.{key}: expected a list of speaker names, got {names!r}"
+        )
+    return tuple(names)
 
 
 @SOURCES.register("fsdd")

@@ -31,13 +31,15 @@ CTC = [
 
 
 def test_shipped_configs_load():
-    names = sorted(path.stem for path in CONFIGS.glob("*.yaml"))
-    assert {"tiny", "digits", "digits_speakers", "strings"} <= set(names)
-    for name in names:
-        cfg = load_config(SpeechConfig, CONFIGS / f"{name}.yaml", app="speech")
+    configs = {
+        path.stem: load_config(SpeechConfig, path, app="speech")
+        for path in sorted(CONFIGS.glob("*.yaml"))
+    }
+    assert {"tiny", "digits", "digits_speakers", "strings"} <= set(configs)
+    for cfg in configs.values():
         assert cfg.app == "speech" and cfg.model.units > 0
-    four = load_config(SpeechConfig, CONFIGS / "strings_4voices.yaml", app="speech")
-    assert four.data.options == {"split": "speakers", "valid_speakers": []}
+    four = configs["strings_4voices"].data.options
+    assert four == {"split": "speakers", "valid_speakers": []}
 
 
 def last_json(capsys) -> dict:

@@ -50,12 +50,16 @@ def test_wav_reader_rejects_bad_files_with_their_reason(tmp_path):
         assert name in str(info.value)
 
 
+def indices(utterances) -> set[int]:
+    """The recording indices of FSDD names (`7_alice_3.wav` -> 3)."""
+    return {int(name.split("_")[2][:-4]) for name in utterances.names}
+
+
 def test_fsdd_official_split_is_the_dataset_convention(tmp_path):
     root = make_fsdd(tmp_path / "fsdd", per=11)
     splits = SOURCES.get("fsdd")(str(root), rate=8000)
-    test_index = {int(n.split("_")[2][:-4]) for n in splits["test"].names}
-    valid_index = {int(n.split("_")[2][:-4]) for n in splits["valid"].names}
-    assert test_index == set(range(5)) and valid_index == set(range(5, 10))
+    assert indices(splits["test"]) == set(range(5))
+    assert indices(splits["valid"]) == set(range(5, 10))
     assert len(splits["test"]) == 4 * 10 * 5 and len(splits["train"]) == 4 * 10
     assert splits["train"].texts[0] in "0123456789"
     assert set(splits["test"].speakers) == set(splits["train"].speakers)
@@ -98,9 +102,8 @@ def test_fsdd_speakers_split_without_a_validation_speaker(tmp_path):
     assert set(one["valid"].speakers) == {"bob"}  # a name alone is a list of one
     with pytest.raises(ValueError, match="valid_speakers: expected a list"):
         SOURCES.get("fsdd")(str(root), rate=8000, split="speakers", valid_speakers=3)
-    valid_index = {int(n.split("_")[2][:-4]) for n in splits["valid"].names}
-    train_index = {int(n.split("_")[2][:-4]) for n in splits["train"].names}
-    assert valid_index == set(range(5, 10)) and not valid_index & train_index
+    assert indices(splits["valid"]) == set(range(5, 10))
+    assert not indices(splits["valid"]) & indices(splits["train"])
     assert len(splits["test"]) == 2 * 10 * 11
 
 
